@@ -1,0 +1,191 @@
+"""What one request counts, and where the counts live in Redis. Pure: no I/O.
+
+Key layout (``prefix`` defaults to ``analytics``, ``D`` is a dimension, ``DAY`` a UTC date)::
+
+    {prefix:D}:DAY          sorted set, member -> count for that day   (expires after retention)
+    {prefix:D}:all          sorted set, member -> all-time count       (trimmed to the top members)
+    {prefix:timeline}:DAY   sorted set, "YYYY-MM-DDTHH" -> page views   (expires after retention)
+    {prefix:days}:all       sorted set, "YYYY-MM-DD" -> page views      (one member a day)
+    {prefix:uniques}:DAY    HyperLogLog of visitor hashes              (expires after retention)
+    {prefix:uniques}:all    HyperLogLog of visitor hashes, all time
+    {prefix:salt}:DAY       the day's random salt for visitor hashes   (deleted after two days)
+
+The braces are a Redis Cluster hash tag: every key of one dimension lives in one slot, so the
+multi-day reads (``ZUNIONSTORE``, ``PFCOUNT`` over several days) never cross slots, while the
+dimensions spread over the cluster.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from typing import NamedTuple
+from urllib.parse import urlsplit
+
+from .agents import Agent
+from .facts import MAX_PATH, Facts
+
+__all__ = [
+    "DIMENSIONS",
+    "MAX_MEMBER",
+    "Event",
+    "Keys",
+    "check_dimension",
+    "day_label",
+    "hour_label",
+    "increments",
+    "page_view",
+    "referrer_host",
+]
+
+MAX_MEMBER = MAX_PATH
+DIMENSIONS = (
+    "paths",
+    "referrers",
+    "browsers",
+    "platforms",
+    "devices",
+    "bots",
+    "not_found",
+    "statuses",
+    "throttled",
+)
+# Dimensions kept per day only (timeline: the all-time view is `days`) or all-time only.
+DAY_ONLY = frozenset({"timeline"})
+ALL_ONLY = frozenset({"days"})
+RESERVED = frozenset({"timeline", "days", "uniques", "salt"})
+DIRECT = "(direct)"
+_DIMENSION_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+
+
+class Event(NamedTuple):
+    """One finished request as the recorder queues it; labels are derived later, off the request."""
+
+    hour: int  # hours since the epoch, UTC
+    facts: Facts
+    status: int
+    throttled: bool
+    trusted_proxies: int
+
+
+def hour_label(hour: int) -> str:
+    return datetime.fromtimestamp(hour * 3600, timezone.utc).strftime("%Y-%m-%dT%H")
+
+
+def day_label(day: int) -> str:
+    """``YYYY-MM-DD`` for a day number (days since the epoch, UTC)."""
+    return datetime.fromtimestamp(day * 86400, timezone.utc).strftime("%Y-%m-%d")
+
+
+def today(now: float | None = None) -> int:
+    return int((time.time() if now is None else now) // 86400)
+
+
+def check_dimension(name: str) -> str:
+    """Validate a custom dimension name (it becomes part of a Redis key)."""
+    if not isinstance(name, str) or not _DIMENSION_NAME.match(name) or name in RESERVED:
+        raise ValueError(
+            f"invalid dimension {name!r}: use 1-64 characters of a-z, 0-9, '_', '.', '-', "
+            f"not one of {sorted(RESERVED)}"
+        )
+    return name
+
+
+def referrer_host(referrer: str, own_host: str) -> str | None:
+    """The referring site's host (lower-case, no ``www.``), ``(direct)``, or ``None`` for a
+    self-referral, which is navigation inside the site and not a source of traffic."""
+    if not referrer:
+        return DIRECT
+    try:
+        host = urlsplit(referrer).hostname
+    except ValueError:
+        return None
+    if not host:
+        # "android-app://com.google.android.gm/" and the like have a host; junk has none.
+        return None
+    host = host.rstrip(".")[:253]
+    if host.startswith("www."):
+        host = host[4:]
+    own = own_host.rpartition("@")[2].lower()
+    if own.startswith("["):
+        own = own.partition("]")[0] + "]"
+    elif own.count(":") == 1:
+        own = own.partition(":")[0]
+    own = own.rstrip(".")
+    if own.startswith("www."):
+        own = own[4:]
+    if host == own or (own.startswith("[") and host == own[1:-1]):
+        return None
+    return host or None
+
+
+def page_view(facts: Facts, status: int, agent: Agent) -> bool:
+    """GET answered 2xx or 304, from a person: redirects, errors and bots are not page views."""
+    return facts.method == "GET" and (200 <= status < 300 or status == 304) and agent.bot is None
+
+
+def increments(event: Event, agent: Agent) -> Iterator[tuple[str, str]]:
+    """The (dimension, member) pairs one request adds 1 to."""
+    facts, status = event.facts, event.status
+    yield "statuses", str(status)
+    if agent.bot is not None:
+        yield "bots", agent.bot[:MAX_MEMBER]
+    if event.throttled:
+        yield "throttled", facts.path
+        return
+    if facts.method == "GET" and status == 404:
+        yield "not_found", facts.path
+    if not page_view(facts, status, agent):
+        return
+    yield "paths", facts.path
+    source = referrer_host(facts.referrer, facts.host)
+    if source is not None:
+        yield "referrers", source
+    yield "browsers", agent.browser[:MAX_MEMBER]
+    yield "platforms", agent.platform[:MAX_MEMBER]
+    yield "devices", agent.device
+    yield "timeline", hour_label(event.hour)
+    yield "days", day_label(event.hour // 24)
+
+
+class Keys:
+    """Key names for one prefix (see the module docstring for the layout)."""
+
+    def __init__(self, prefix: str = "analytics") -> None:
+        if not prefix or any(c in prefix for c in "{}\r\n "):
+            raise ValueError(f"invalid prefix {prefix!r}: no braces, spaces or newlines")
+        self.prefix = prefix
+
+    def tag(self, dimension: str) -> str:
+        return f"{{{self.prefix}:{dimension}}}"
+
+    def day(self, dimension: str, day: int) -> str:
+        return f"{self.tag(dimension)}:{day_label(day)}"
+
+    def all(self, dimension: str) -> str:
+        return f"{self.tag(dimension)}:all"
+
+    def targets(self, dimension: str, day: int) -> tuple[str, ...]:
+        """The keys one increment of ``dimension`` on ``day`` goes to."""
+        if dimension in DAY_ONLY:
+            return (self.day(dimension, day),)
+        if dimension in ALL_ONLY:
+            return (self.all(dimension),)
+        return (self.day(dimension, day), self.all(dimension))
+
+    def uniques(self, day: int | None) -> str:
+        return self.all("uniques") if day is None else self.day("uniques", day)
+
+    def salt(self, day: int) -> str:
+        return self.day("salt", day)
+
+    def range(self, dimension: str, days: int | None, now: float | None = None) -> list[str]:
+        """The keys a read over ``days`` (1 = today, None = all time) looks at, newest first."""
+        if days is None:
+            return [self.all(dimension)]
+        if days < 1:
+            raise ValueError(f"days must be at least 1 or None, not {days!r}")
+        first = today(now)
+        return [self.day(dimension, first - offset) for offset in range(days)]

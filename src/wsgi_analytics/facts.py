@@ -1,0 +1,161 @@
+"""Request facts from a WSGI environ or an ASGI scope.
+
+Pure functions: data in, a :class:`Facts` out, never an exception. Both protocols give the
+same value for the same request, so the WSGI and ASGI adapters count identically.
+
+WSGI hands every header and the path over as "bytes in a latin-1 str" (PEP 3333); ASGI gives
+the path as text and headers as bytes. Both are turned into UTF-8 text here, with replacement
+characters for invalid sequences, and capped so that no client input can grow unbounded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, NamedTuple
+
+__all__ = ["MAX_HEADER", "MAX_PATH", "Facts", "from_environ", "from_scope"]
+
+MAX_PATH = 512
+# Longer values are truncated, not rejected: a 64 KB User-Agent is an attack or a bug, and the
+# first 512 characters are all any parser looks at anyway.
+MAX_HEADER = 512
+# A Referer is only reduced to its host, but the host can sit behind a long userinfo part.
+MAX_REFERER = 2048
+# Enough for a long proxy chain; beyond it the rightmost entries (the trusted ones) are kept.
+MAX_FORWARDED = 1024
+
+
+class Facts(NamedTuple):
+    """What the counters need to know about one request (a tuple: cheap to build, hashable)."""
+
+    method: str
+    path: str
+    host: str
+    referrer: str
+    user_agent: str
+    client: str | None
+    forwarded_for: str
+    ch_platform: str
+    ch_mobile: str
+
+
+def _wsgi_text(value: object, cap: int) -> str:
+    if not isinstance(value, str):
+        return ""
+    if value.isascii():
+        return value[:cap]
+    try:
+        raw = value.encode("latin-1")
+    except UnicodeEncodeError:
+        # A server that already decoded as UTF-8 (against PEP 3333): keep its text.
+        return value[:cap]
+    return raw.decode("utf-8", "replace")[:cap]
+
+
+def _bytes_text(value: bytes, cap: int) -> str:
+    # Decoding a prefix can split a multi-byte sequence: the replacement character covers it.
+    return value[: cap * 4].decode("utf-8", "replace")[:cap]
+
+
+def _join_path(prefix: str, path: str) -> str:
+    full = prefix + path if prefix else path
+    return full or "/"
+
+
+def from_environ(environ: Mapping[str, Any]) -> Facts:
+    """Facts from a WSGI environ (missing or malformed values become empty strings)."""
+    get = environ.get
+    method = get("REQUEST_METHOD")
+    path = _join_path(
+        _wsgi_text(get("SCRIPT_NAME"), MAX_PATH), _wsgi_text(get("PATH_INFO"), MAX_PATH)
+    )
+    peer = get("REMOTE_ADDR")
+    return Facts(
+        method=method.upper()[:16] if isinstance(method, str) else "",
+        path=path[:MAX_PATH],
+        host=_wsgi_text(get("HTTP_HOST") or get("SERVER_NAME"), MAX_HEADER),
+        referrer=_wsgi_text(get("HTTP_REFERER"), MAX_REFERER),
+        user_agent=_wsgi_text(get("HTTP_USER_AGENT"), MAX_HEADER),
+        client=peer[:64] if isinstance(peer, str) and peer else None,
+        forwarded_for=_wsgi_text(get("HTTP_X_FORWARDED_FOR"), MAX_FORWARDED),
+        ch_platform=_wsgi_text(get("HTTP_SEC_CH_UA_PLATFORM"), 64),
+        ch_mobile=_wsgi_text(get("HTTP_SEC_CH_UA_MOBILE"), 8),
+    )
+
+
+# ASGI header names are lower-case bytes; each maps to the Facts field it fills.
+_WANTED = {
+    b"host": "host",
+    b"referer": "referrer",
+    b"user-agent": "user_agent",
+    b"x-forwarded-for": "forwarded_for",
+    b"sec-ch-ua-platform": "ch_platform",
+    b"sec-ch-ua-mobile": "ch_mobile",
+}
+_CAPS = {
+    "host": MAX_HEADER,
+    "referrer": MAX_REFERER,
+    "user_agent": MAX_HEADER,
+    "forwarded_for": MAX_FORWARDED,
+    "ch_platform": 64,
+    "ch_mobile": 8,
+}
+
+
+def _scope_headers(headers: Iterable[Any]) -> dict[str, str]:
+    found: dict[str, bytes] = {}
+    for item in headers:
+        try:
+            name, value = item
+        except (TypeError, ValueError):
+            continue
+        if not isinstance(name, bytes) or not isinstance(value, bytes):
+            continue
+        field = _WANTED.get(name.lower())
+        if field is None:
+            continue
+        if field == "forwarded_for" and field in found:
+            # Repeated X-Forwarded-For lines form one list (RFC 9110 section 5.3).
+            found[field] = found[field] + b"," + value
+        elif field not in found:
+            found[field] = value
+    return {field: _bytes_text(value, _CAPS[field]) for field, value in found.items()}
+
+
+def _scope_client(client: object) -> str | None:
+    if isinstance(client, (tuple, list)) and client and isinstance(client[0], str) and client[0]:
+        return client[0][:64]
+    return None
+
+
+def from_scope(scope: Mapping[str, Any]) -> Facts:
+    """Facts from an ASGI HTTP scope (missing or malformed values become empty strings)."""
+    method = scope.get("method")
+    root = scope.get("root_path")
+    path = scope.get("path")
+    headers = scope.get("headers")
+    fields = _scope_headers(headers) if isinstance(headers, (list, tuple)) else {}
+    full = _join_path(
+        root[:MAX_PATH] if isinstance(root, str) else "",
+        path[:MAX_PATH] if isinstance(path, str) else "",
+    )
+    # Starlette and others set root_path and keep it as a prefix of path (the ASGI spec's
+    # newer reading); do not count the prefix twice.
+    if (
+        isinstance(root, str)
+        and root
+        and isinstance(path, str)
+        and (path == root or path.startswith(root.rstrip("/") + "/"))
+    ):
+        full = path[:MAX_PATH]
+    return Facts(
+        method=method.upper()[:16] if isinstance(method, str) else "",
+        path=full[:MAX_PATH],
+        host=fields.get("host", ""),
+        referrer=fields.get("referrer", ""),
+        user_agent=fields.get("user_agent", ""),
+        client=_scope_client(scope.get("client")),
+        forwarded_for=fields.get("forwarded_for", ""),
+        ch_platform=fields.get("ch_platform", ""),
+        ch_mobile=fields.get("ch_mobile", ""),
+    )

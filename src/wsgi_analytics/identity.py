@@ -1,0 +1,73 @@
+"""Who the client is: the TCP peer, or an address a counted number of trusted proxies vouch for.
+
+The same function names the client for the throttle and for the unique-visitor hash, so both
+agree on who a visitor is.
+
+Security: ``X-Forwarded-For`` is set by whoever sends the request. Only the entries appended by
+proxies you run can be believed, so the client is read from the right: with ``trusted_proxies=N``
+it is the N-th address from the right (werkzeug ``ProxyFix(x_for=N)``). With ``trusted_proxies=0``
+(the default) the header is ignored: setting it higher than the number of proxies really in front
+of the app lets any client choose its own address and escape the throttle.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from functools import lru_cache
+
+__all__ = ["client_identity", "normalise_address"]
+
+
+@lru_cache(maxsize=4096)
+def normalise_address(text: str, ipv6_prefix: int = 64) -> str | None:
+    """A canonical client key for an address, or ``None`` when it is not an IP address.
+
+    IPv4-mapped IPv6 addresses (``::ffff:1.2.3.4``, as dual-stack sockets report IPv4 peers) are
+    unwrapped so they share the IPv4 client's bucket; other IPv6 addresses are grouped by their
+    ``/ipv6_prefix`` network because one subscriber usually holds a whole /64.
+    """
+    candidate = text.strip()
+    if candidate.startswith("[") and "]" in candidate:
+        # "[2001:db8::1]:443" as some proxies write it
+        candidate = candidate[1 : candidate.index("]")]
+    elif candidate.count(":") == 1:
+        # "203.0.113.9:51234": an IPv4 address with a port
+        candidate = candidate.partition(":")[0]
+    candidate = candidate.partition("%")[0]  # zone index of a link-local address
+    try:
+        address = ipaddress.ip_address(candidate)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address):
+        mapped = address.ipv4_mapped
+        if mapped is not None:
+            return str(mapped)
+        if ipv6_prefix >= 128:
+            return str(address)
+        network = ipaddress.IPv6Network((address, ipv6_prefix), strict=False)
+        return str(network)
+    return str(address)
+
+
+def client_identity(
+    peer: str | None,
+    forwarded_for: str,
+    trusted_proxies: int = 0,
+    ipv6_prefix: int = 64,
+) -> str | None:
+    """The client's key, or ``None`` when no usable address is known.
+
+    ``forwarded_for`` is the (joined) ``X-Forwarded-For`` value. With ``trusted_proxies=N`` the
+    N-th entry from the right is the client; with fewer than N entries the header is ignored and
+    the peer is used, as werkzeug does, because a short header means it was not set by our proxies.
+    A garbage entry in the trusted position also falls back to the peer.
+    """
+    if trusted_proxies > 0 and forwarded_for:
+        entries = [entry.strip() for entry in forwarded_for.split(",")]
+        if len(entries) >= trusted_proxies:
+            chosen = normalise_address(entries[-trusted_proxies], ipv6_prefix)
+            if chosen is not None:
+                return chosen
+    if peer:
+        return normalise_address(peer, ipv6_prefix)
+    return None

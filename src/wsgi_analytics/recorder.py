@@ -1,0 +1,342 @@
+"""The recorder: counts in memory, written to Redis in pipelined batches by a background thread.
+
+The request path does one ``deque.append`` (atomic under the GIL, no lock, no I/O). The flusher
+thread turns queued requests into per-member counts (user-agent parsing happens there, off the
+request), merges them into the pending counts and writes them with one pipeline of ``ZINCRBY``
+per flush. Pending counts are keyed by (dimension, day, member), so while Redis is down they grow
+with the number of distinct members, not with the number of requests, up to ``max_pending``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import itertools
+import os
+import secrets
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import redis
+
+from . import _redis
+from ._log import logger, warn_limited
+from .agents import Agent, default_classifier
+from .counting import (
+    ALL_ONLY,
+    DAY_ONLY,
+    MAX_MEMBER,
+    Event,
+    Keys,
+    check_dimension,
+    increments,
+    page_view,
+)
+from .facts import Facts
+from .identity import client_identity
+
+__all__ = ["Recorder"]
+
+_Pending = dict[tuple[str, int, str], int]
+# Failures that mean "Redis is not there right now": keep the counts and try again later.
+_TRANSIENT = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError, OSError)
+_CHUNK = 4096  # pending entries per pipeline, so a long outage drains in bounded batches
+_MAX_BACKOFF = 30.0
+_live: weakref.WeakSet[Recorder] = weakref.WeakSet()
+
+
+class Recorder:
+    """Aggregates counts per process and flushes them to Redis.
+
+    ``redis_url`` or ``client`` choose the server (a client passed in is never closed here).
+    ``retention_days`` bounds how long per-day keys live; ``max_members`` trims each sorted set to
+    its top members; ``max_pending`` bounds the distinct members held while Redis is unreachable
+    (beyond it new members are dropped, counted in `dropped` and logged).
+    """
+
+    def __init__(
+        self,
+        redis_url: str | None = None,
+        *,
+        client: _redis.Client | None = None,
+        prefix: str = "analytics",
+        flush_interval: float = 1.0,
+        retention_days: int = 90,
+        max_members: int = 10_000,
+        max_pending: int = 100_000,
+        classifier: Callable[[str, str, str], Agent] | None = None,
+    ) -> None:
+        if flush_interval <= 0:
+            raise ValueError("flush_interval must be positive")
+        if retention_days < 1:
+            raise ValueError("retention_days must be at least 1")
+        if max_members < 1 or max_pending < 1:
+            raise ValueError("max_members and max_pending must be positive")
+        self.keys = Keys(prefix)
+        self.prefix = prefix
+        self.flush_interval = flush_interval
+        self.retention_days = retention_days
+        self.max_members = max_members
+        self.max_pending = max_pending
+        self._owns_client = client is None
+        self.client: _redis.Client = client if client is not None else _redis.connect(redis_url)
+        self._classify = classifier or default_classifier()
+        # A burst larger than this wakes the flusher early; a queue this deep means the flusher
+        # is starved, and requests beyond it are dropped rather than held without bound.
+        self._flush_at = 20_000
+        self._max_queue = 1_000_000
+        self._closed = False
+        self._reset()
+        _live.add(self)
+        atexit.register(_close_at_exit, weakref.ref(self))
+
+    def _reset(self) -> None:
+        """Fresh buffers and no flusher: at construction and in a forked child."""
+        self._queue: deque[Event | tuple[str, int, str, int]] = deque()
+        self._pending: _Pending = {}
+        self._visitors: dict[int, set[str]] = {}
+        self._salts: dict[int, bytes] = {}
+        self._expiring: set[str] = set()
+        self._flush_lock = threading.Lock()
+        self._start_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+        self.dropped = 0
+        self.failures = 0
+
+    # -- the request path ------------------------------------------------------------------
+
+    def record(
+        self, facts: Facts, status: int, *, throttled: bool = False, trusted_proxies: int = 0
+    ) -> None:
+        """Queue one finished request. Never blocks, never raises on Redis trouble."""
+        queue = self._queue
+        depth = len(queue)
+        if depth >= self._flush_at:
+            if depth >= self._max_queue:
+                self.dropped += 1
+                warn_limited("queue", "wsgi_analytics: flusher is behind; dropping requests")
+                return
+            self._wake.set()
+        queue.append(Event(int(time.time() // 3600), facts, status, throttled, trusted_proxies))
+        if self._thread is None:
+            self._start()
+
+    def track(self, dimension: str, member: str, amount: int = 1) -> None:
+        """Count a custom event (a sign-up, a download...) in ``dimension``, read with `Stats`."""
+        check_dimension(dimension)
+        if not isinstance(amount, int) or amount < 1:
+            raise ValueError("amount must be a positive integer")
+        member = str(member)[:MAX_MEMBER]
+        self._queue.append((dimension, int(time.time() // 86400), member, amount))
+        if self._thread is None:
+            self._start()
+
+    # -- flushing ---------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Write everything recorded so far; raises the Redis error if that fails.
+
+        Pending counts stay pending on failure and are retried by the next flush.
+        """
+        with self._flush_lock:
+            self._drain()
+            self._write()
+
+    def close(self) -> None:
+        """Flush, stop the background flusher and close the client if this recorder made it."""
+        if self._closed:
+            return
+        self._closed = True
+        self._stopping = True
+        self._wake.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=self.flush_interval + 10.0)
+        try:
+            self.flush()
+        except Exception as error:  # a shutdown must not fail because Redis did
+            lost = sum(self._pending.values())
+            logger.error("wsgi_analytics: final flush failed, %d counts lost: %s", lost, error)
+        finally:
+            _live.discard(self)
+            if self._owns_client:
+                self.client.close()
+
+    def _start(self) -> None:
+        with self._start_lock:
+            if self._thread is not None or self._stopping:
+                return
+            thread = threading.Thread(
+                target=self._run, name=f"wsgi_analytics-flush-{os.getpid()}", daemon=True
+            )
+            self._thread = thread
+            thread.start()
+
+    def _run(self) -> None:
+        delay = self.flush_interval
+        while not self._stopping:
+            self._wake.wait(delay)
+            self._wake.clear()
+            if self._stopping:
+                return
+            try:
+                self.flush()
+            except _TRANSIENT as error:
+                self.failures += 1
+                delay = min(self.flush_interval * 2**self.failures, _MAX_BACKOFF)
+                warn_limited(
+                    "flush",
+                    "wsgi_analytics: Redis unreachable, %d counts pending, retry in %.0fs: %s",
+                    sum(self._pending.values()),
+                    delay,
+                    error,
+                )
+            except Exception:
+                logger.exception("wsgi_analytics: flush failed")
+                delay = self.flush_interval
+            else:
+                if self.failures:
+                    logger.warning("wsgi_analytics: Redis is back, pending counts written")
+                self.failures = 0
+                delay = self.flush_interval
+
+    def _drain(self) -> None:
+        """Move queued requests into the pending counts (CPU only; runs under the flush lock)."""
+        queue = self._queue
+        while queue:
+            item = queue.popleft()
+            try:
+                if isinstance(item, Event):
+                    self._absorb(item)
+                else:
+                    self._add(*item)
+            except Exception:
+                logger.exception("wsgi_analytics: could not count a request; skipped")
+
+    def _absorb(self, event: Event) -> None:
+        facts = event.facts
+        agent = self._classify(facts.user_agent, facts.ch_platform, facts.ch_mobile)
+        day = event.hour // 24
+        for dimension, member in increments(event, agent):
+            self._add(dimension, day, member, 1)
+        if not event.throttled and page_view(facts, event.status, agent):
+            who = client_identity(facts.client, facts.forwarded_for, event.trusted_proxies)
+            visitors = self._visitors.setdefault(day, set())
+            if len(visitors) < self.max_pending:
+                visitors.add(f"{who or '-'}\n{facts.user_agent}")
+
+    def _add(self, dimension: str, day: int, member: str, amount: int) -> None:
+        pending = self._pending
+        key = (dimension, day, member)
+        if key in pending:
+            pending[key] += amount
+        elif len(pending) < self.max_pending:
+            pending[key] = amount
+        else:
+            self.dropped += amount
+            warn_limited(
+                "pending",
+                "wsgi_analytics: %d distinct members pending (max_pending); dropping new ones",
+                len(pending),
+            )
+
+    def _write(self) -> None:
+        """Write pending counts and visitors, chunk by chunk; what was written is forgotten."""
+        while self._pending:
+            chunk = dict(itertools.islice(self._pending.items(), _CHUNK))
+            pipe = self.client.pipeline(transaction=False)
+            trimmed: set[str] = set()
+            days: dict[str, int] = {}
+            for (dimension, day, member), amount in chunk.items():
+                for key in self.keys.targets(dimension, day):
+                    pipe.zincrby(key, amount, member)
+                    if dimension not in DAY_ONLY and dimension not in ALL_ONLY:
+                        trimmed.add(key)
+                if dimension not in ALL_ONLY:
+                    days[self.keys.day(dimension, day)] = day
+            for key in trimmed:
+                # Keeps the top members: a scanner's million random URLs cannot grow a key.
+                pipe.zremrangebyrank(key, 0, -self.max_members - 1)
+            expiring = self._expire(pipe, days)
+            self._execute(pipe)
+            self._expiring.update(expiring)
+            for entry in chunk:
+                del self._pending[entry]
+        if self._visitors:
+            self._write_visitors()
+
+    def _write_visitors(self) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        expiring: list[str] = []
+        for day, entries in self._visitors.items():
+            salt = self._salt(day)
+            hashed = [
+                hashlib.blake2b(entry.encode(), key=salt, digest_size=8).digest()
+                for entry in entries
+            ]
+            for start in range(0, len(hashed), _CHUNK):
+                part = hashed[start : start + _CHUNK]
+                pipe.pfadd(self.keys.uniques(day), *part)
+                pipe.pfadd(self.keys.uniques(None), *part)
+            expiring += self._expire(pipe, {self.keys.uniques(day): day})
+        self._execute(pipe)
+        self._expiring.update(expiring)
+        self._visitors.clear()
+
+    def _salt(self, day: int) -> bytes:
+        """The day's shared salt: created once in Redis by whichever worker needs it first."""
+        salt = self._salts.get(day)
+        if salt is None:
+            key = self.keys.salt(day)
+            pipe = self.client.pipeline(transaction=False)
+            # Kept one hour past the day's end for late flushes, then gone: the day's visitor
+            # hashes can no longer be linked to an address.
+            pipe.set(key, secrets.token_hex(16), nx=True, exat=(day + 1) * 86400 + 3600)
+            pipe.get(key)
+            stored = pipe.execute()[1]
+            salt = hashlib.blake2b(bytes(stored), digest_size=32).digest()
+            self._salts = {d: s for d, s in self._salts.items() if d >= day - 1}
+            self._salts[day] = salt
+        return salt
+
+    def _expire(self, pipe: Any, days: dict[str, int]) -> list[str]:
+        """Queue each day key's expiry once per process (``EXPIREAT`` is idempotent, so a
+        worker that repeats it after a restart does no harm); returns the keys queued."""
+        if len(self._expiring) > 10_000:
+            self._expiring.clear()
+        queued = [key for key in days if key not in self._expiring]
+        for key in queued:
+            pipe.expireat(key, (days[key] + 1 + self.retention_days) * 86400)
+        return queued
+
+    def _execute(self, pipe: Any) -> None:
+        # raise_on_error=False: a command error (a key of the wrong type, say) would fail again on
+        # every retry; log it and move on. Connection errors still raise and keep counts pending.
+        for result in pipe.execute(raise_on_error=False):
+            if isinstance(result, redis.ResponseError):
+                warn_limited("command", "wsgi_analytics: Redis refused a command: %s", result)
+
+    def __repr__(self) -> str:
+        return f"<Recorder prefix={self.prefix!r} pending={len(self._pending)}>"
+
+
+def _close_at_exit(ref: weakref.ref[Recorder]) -> None:
+    recorder = ref()
+    if recorder is not None:
+        recorder.close()
+
+
+def _after_fork_in_child() -> None:
+    # The child inherits the parent's buffers and a dead flusher thread: it must neither re-send
+    # the parent's counts nor wait on locks the parent's threads held at fork time.
+    for recorder in list(_live):
+        recorder._reset()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
