@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .asgi import ASGIAnalytics
 from .recorder import Recorder
+from .wsgi import WSGIAnalytics
 
-__all__ = ["Recorder"]
+__all__ = ["ASGIAnalytics", "Recorder", "WSGIAnalytics"]

@@ -1,0 +1,117 @@
+"""ASGI middleware: the status from ``http.response.start``, counted when the response is over."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import TYPE_CHECKING, Any
+
+from ._log import logger
+from .facts import Facts, from_scope
+from .recorder import Recorder
+
+if TYPE_CHECKING:
+    from .throttle import Throttle
+
+__all__ = ["ASGIAnalytics"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class ASGIAnalytics:
+    """Wrap an ASGI app: ``ASGIAnalytics(app, redis_url=...)`` or, in Starlette and FastAPI,
+    ``app.add_middleware(ASGIAnalytics, redis_url=...)``.
+
+    Only ``http`` scopes are counted; ``lifespan`` and ``websocket`` pass through untouched.
+    Recording is an in-memory append, so nothing blocks the event loop; only a throttled method
+    (``throttle=``) awaits one Redis round trip, on an asyncio client.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        redis_url: str | None = None,
+        recorder: Recorder | None = None,
+        prefix: str = "analytics",
+        throttle: Throttle | None = None,
+        trusted_proxies: int = 0,
+        **recorder_options: Any,
+    ) -> None:
+        if trusted_proxies < 0:
+            raise ValueError("trusted_proxies must be 0 or more")
+        self.app = app
+        self.recorder = recorder or Recorder(redis_url, prefix=prefix, **recorder_options)
+        self.trusted_proxies = trusted_proxies
+        self._gate = throttle.bind_async(self.recorder, redis_url) if throttle else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope.get("type") != "http":
+            await self.app(scope, receive, send)
+            return
+        try:
+            facts = from_scope(scope)
+        except Exception:  # pragma: no cover - from_scope is total; this is the last guard
+            logger.exception("wsgi_analytics: unreadable scope; request not counted")
+            await self.app(scope, receive, send)
+            return
+
+        gate = self._gate
+        if gate is not None and facts.method in gate.methods:
+            refusal = await gate.check(facts, self.trusted_proxies)
+            if refusal is not None:
+                self._record(facts, refusal.status, throttled=refusal.status == 429)
+                headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in refusal.headers]
+                await send(
+                    {"type": "http.response.start", "status": refusal.status, "headers": headers}
+                )
+                await send({"type": "http.response.body", "body": refusal.body})
+                return
+
+        # Per-request state lives in this frame, never on self: one middleware object serves
+        # every concurrent request.
+        status = 0
+        finished = False
+
+        async def counting_send(message: Message) -> None:
+            nonlocal status, finished
+            kind = message.get("type")
+            if kind == "http.response.start":
+                status = _status_code(message.get("status"))
+            await send(message)
+            if kind == "http.response.body" and not message.get("more_body", False):
+                finished = True
+
+        failed = False
+        try:
+            await self.app(scope, receive, counting_send)
+        except BaseException as error:
+            # Cancellation (the client went away, the server shuts down) is not the app's fault:
+            # count what was answered, if anything. Any other exception is a 500.
+            failed = not isinstance(error, _CANCELLED)
+            raise
+        finally:
+            # An app that raises after its response completed (a background task) still served
+            # that response: count what the client saw.
+            self._record(facts, 500 if failed and not finished else status)
+
+    def _record(self, facts: Facts, status: int, *, throttled: bool = False) -> None:
+        if status == 0:
+            return  # no response was started (a cancelled request)
+        try:
+            self.recorder.record(
+                facts, status, throttled=throttled, trusted_proxies=self.trusted_proxies
+            )
+        except Exception:
+            logger.exception("wsgi_analytics: could not record a request")
+
+
+def _status_code(value: object) -> int:
+    return value if isinstance(value, int) and 100 <= value <= 999 else 0
+
+
+_CANCELLED = asyncio.CancelledError
