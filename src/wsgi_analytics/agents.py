@@ -87,10 +87,11 @@ def _device_class(result: PartialResult, agent: str, platform: str, mobile_hint:
     device = result.device
     family = device.family if device else "Other"
     brand = (device.brand or "") if device else ""
-    if family == "iPad" or "Tablet" in brand or "Tablet" in family or "Kindle" in family:
-        return "tablet"
+    # Chrome's own word wins: it sends "?1" on phones and "?0" on tablets and desktops.
     if mobile_hint == "?1":
         return "mobile"
+    if family == "iPad" or "Tablet" in brand or "Tablet" in family or "Kindle" in family:
+        return "tablet"
     if platform == "Android":
         # Android browsers say "Mobile" on phones and leave it out on tablets.
         return "mobile" if "Mobile" in agent else "tablet"

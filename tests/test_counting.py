@@ -1,0 +1,159 @@
+"""The pure counting rules and the key layout, without Redis."""
+
+from __future__ import annotations
+
+import pytest
+
+from wsgi_analytics.agents import Agent
+from wsgi_analytics.counting import Event, Keys, check_dimension, increments, referrer_host
+from wsgi_analytics.facts import Facts
+
+PERSON = Agent("Chrome", "Windows", "desktop", None)
+BOT = Agent("Googlebot", "Other", "other", "Googlebot")
+HOUR = 495_054  # 2026-06-23T06 UTC
+DAY = "2026-06-23"
+
+
+@pytest.mark.parametrize(
+    ("referrer", "host", "expected"),
+    [
+        pytest.param("", "example.com", "(direct)", id="absent"),
+        pytest.param("https://www.Google.com/search?q=x", "example.com", "google.com", id="www"),
+        pytest.param("https://news.ycombinator.com/", "example.com", "news.ycombinator.com", id="hn"),
+        pytest.param("https://example.com/other", "example.com", None, id="self"),
+        pytest.param("https://www.example.com/", "example.com:8000", None, id="self with port"),
+        pytest.param("http://EXAMPLE.com./x", "www.example.com", None, id="self, trailing dot"),
+        pytest.param("https://[2001:db8::1]/", "[2001:db8::1]:443", None, id="self, IPv6"),
+        pytest.param("android-app://com.google.gm/", "example.com", "com.google.gm", id="app"),
+        pytest.param("not a url", "example.com", None, id="junk"),
+        pytest.param("http://[broken/", "example.com", None, id="invalid IPv6 literal"),
+    ],
+)
+def test_referrer_host(referrer: str, host: str, expected: str | None) -> None:
+    assert referrer_host(referrer, host) == expected
+
+
+def _facts(method: str = "GET", path: str = "/", referrer: str = "") -> Facts:
+    return Facts(method, path, "example.com", referrer, "ua", "192.0.2.1", "", "", "")
+
+
+@pytest.mark.parametrize(
+    ("event", "agent", "expected"),
+    [
+        pytest.param(
+            Event(HOUR, _facts(referrer="https://google.com/"), 200, False, 0),
+            PERSON,
+            [
+                ("statuses", "200"),
+                ("paths", "/"),
+                ("referrers", "google.com"),
+                ("browsers", "Chrome"),
+                ("platforms", "Windows"),
+                ("devices", "desktop"),
+                ("timeline", f"{DAY}T06"),
+                ("days", DAY),
+            ],
+            id="page view",
+        ),
+        pytest.param(
+            Event(HOUR, _facts(path="/x/", referrer="https://example.com/"), 304, False, 0),
+            PERSON,
+            [
+                ("statuses", "304"),
+                ("paths", "/x/"),
+                ("browsers", "Chrome"),
+                ("platforms", "Windows"),
+                ("devices", "desktop"),
+                ("timeline", f"{DAY}T06"),
+                ("days", DAY),
+            ],
+            id="304 with self-referral",
+        ),
+        pytest.param(
+            Event(HOUR, _facts(path="/about"), 301, False, 0),
+            PERSON,
+            [("statuses", "301")],
+            id="redirect",
+        ),
+        pytest.param(
+            Event(HOUR, _facts(path="/nope"), 404, False, 0),
+            PERSON,
+            [("statuses", "404"), ("not_found", "/nope")],
+            id="404",
+        ),
+        pytest.param(
+            Event(HOUR, _facts(method="POST", path="/nope"), 404, False, 0),
+            PERSON,
+            [("statuses", "404")],
+            id="POST 404 is not a missing page",
+        ),
+        pytest.param(
+            Event(HOUR, _facts(method="HEAD"), 200, False, 0),
+            PERSON,
+            [("statuses", "200")],
+            id="HEAD",
+        ),
+        pytest.param(
+            Event(HOUR, _facts(), 500, False, 0), PERSON, [("statuses", "500")], id="error"
+        ),
+        pytest.param(
+            Event(HOUR, _facts(), 200, False, 0),
+            BOT,
+            [("statuses", "200"), ("bots", "Googlebot")],
+            id="bot",
+        ),
+        pytest.param(
+            Event(HOUR, _facts(method="POST", path="/contact"), 429, True, 0),
+            PERSON,
+            [("statuses", "429"), ("throttled", "/contact")],
+            id="throttled",
+        ),
+    ],
+)
+def test_increments(event: Event, agent: Agent, expected: list[tuple[str, str]]) -> None:
+    assert list(increments(event, agent)) == expected
+
+
+def test_key_layout() -> None:
+    keys = Keys("shop")
+    day = HOUR // 24
+    assert keys.targets("paths", day) == ("{shop:paths}:2026-06-23", "{shop:paths}:all")
+    assert keys.targets("timeline", day) == ("{shop:timeline}:2026-06-23",)
+    assert keys.targets("days", day) == ("{shop:days}:all",)
+    assert keys.uniques(day) == "{shop:uniques}:2026-06-23"
+    assert keys.uniques(None) == "{shop:uniques}:all"
+    now = day * 86400 + 5.0
+    assert keys.range("paths", 3, now) == [
+        "{shop:paths}:2026-06-23",
+        "{shop:paths}:2026-06-22",
+        "{shop:paths}:2026-06-21",
+    ]
+    assert keys.range("paths", None) == ["{shop:paths}:all"]
+
+
+@pytest.mark.parametrize(
+    "prefix", [pytest.param("", id="empty"), pytest.param("a{b", id="brace"), "a b"]
+)
+def test_bad_prefix(prefix: str) -> None:
+    with pytest.raises(ValueError, match="invalid prefix"):
+        Keys(prefix)
+
+
+@pytest.mark.parametrize(
+    ("name", "valid"),
+    [
+        pytest.param("signups", True, id="plain"),
+        pytest.param("plan.pro-2", True, id="dots and dashes"),
+        pytest.param("Signups", False, id="upper case"),
+        pytest.param("a" * 65, False, id="too long"),
+        pytest.param("timeline", False, id="reserved"),
+        pytest.param("has space", False, id="space"),
+        pytest.param("{x}", False, id="hash tag"),
+    ],
+)
+def test_check_dimension(name: str, valid: bool) -> None:
+    if valid:
+        assert check_dimension(name) == name
+    else:
+        with pytest.raises(ValueError, match="invalid dimension"):
+            check_dimension(name)

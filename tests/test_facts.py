@@ -1,0 +1,203 @@
+"""Request facts: one value object from a WSGI environ or an ASGI scope, never an error."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from wsgi_analytics.facts import MAX_HEADER, MAX_PATH, Facts, from_environ, from_scope
+
+CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/131.0.0.0 Safari/537.36"
+
+
+def _latin1(text: str) -> str:
+    """How a PEP 3333 server hands UTF-8 bytes to the app."""
+    return text.encode("utf-8").decode("latin-1")
+
+
+def facts(**changes: Any) -> Facts:
+    base = Facts("GET", "/", "", "", "", None, "", "", "")
+    return base._replace(**changes)
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        pytest.param({}, facts(method=""), id="empty environ"),
+        pytest.param(
+            {"REQUEST_METHOD": "GET", "PATH_INFO": "/a", "QUERY_STRING": "x=1"},
+            facts(path="/a"),
+            id="query string not in path",
+        ),
+        pytest.param(
+            {"REQUEST_METHOD": "head", "SCRIPT_NAME": "/app", "PATH_INFO": "/page"},
+            facts(method="HEAD", path="/app/page"),
+            id="script name joined, method upper-cased",
+        ),
+        pytest.param(
+            {"REQUEST_METHOD": "GET", "PATH_INFO": _latin1("/café/日本")},
+            facts(path="/café/日本"),
+            id="utf-8 path through latin-1",
+        ),
+        pytest.param(
+            {"REQUEST_METHOD": "GET", "PATH_INFO": "/bad\xff\xfe"},
+            facts(path="/bad\ufffd\ufffd"),
+            id="invalid utf-8 replaced",
+        ),
+        pytest.param(
+            {"REQUEST_METHOD": "GET", "PATH_INFO": "/日本"},
+            facts(path="/日本"),
+            id="text a server decoded already is kept",
+        ),
+        pytest.param(
+            {"REQUEST_METHOD": "GET", "PATH_INFO": "/" + "a" * 70_000},
+            facts(path="/" + "a" * (MAX_PATH - 1)),
+            id="long path capped",
+        ),
+        pytest.param(
+            {"REQUEST_METHOD": "GET", "HTTP_USER_AGENT": "x" * 65_536},
+            facts(user_agent="x" * MAX_HEADER),
+            id="64 KB user agent capped",
+        ),
+        pytest.param(
+            {"REQUEST_METHOD": 7, "PATH_INFO": None, "HTTP_USER_AGENT": b"bytes", "REMOTE_ADDR": 1},
+            facts(method=""),
+            id="non-string values ignored",
+        ),
+        pytest.param(
+            {
+                "REQUEST_METHOD": "POST",
+                "PATH_INFO": "/f",
+                "HTTP_HOST": "example.com",
+                "HTTP_REFERER": "https://www.google.com/",
+                "HTTP_USER_AGENT": CHROME,
+                "REMOTE_ADDR": "2001:db8::1",
+                "HTTP_X_FORWARDED_FOR": "198.51.100.7, 10.0.0.1",
+                "HTTP_SEC_CH_UA_PLATFORM": '"Windows"',
+                "HTTP_SEC_CH_UA_MOBILE": "?0",
+            },
+            Facts(
+                "POST",
+                "/f",
+                "example.com",
+                "https://www.google.com/",
+                CHROME,
+                "2001:db8::1",
+                "198.51.100.7, 10.0.0.1",
+                '"Windows"',
+                "?0",
+            ),
+            id="every field, IPv6 peer",
+        ),
+        pytest.param(
+            {"REQUEST_METHOD": "GET", "SERVER_NAME": "fallback.example"},
+            facts(host="fallback.example"),
+            id="host from SERVER_NAME",
+        ),
+        pytest.param(
+            {"REQUEST_METHOD": "GET", "REMOTE_ADDR": ""},
+            facts(),
+            id="unix socket peer: no client",
+        ),
+    ],
+)
+def test_from_environ(environ: dict[str, Any], expected: Facts) -> None:
+    assert from_environ(environ) == expected
+
+
+def _scope(**changes: Any) -> dict[str, Any]:
+    scope: dict[str, Any] = {
+        "type": "http",
+        "method": "GET",
+        "path": "/",
+        "root_path": "",
+        "headers": [],
+        "client": None,
+    }
+    scope.update(changes)
+    return scope
+
+
+@pytest.mark.parametrize(
+    ("scope", "expected"),
+    [
+        pytest.param({}, facts(method=""), id="empty scope"),
+        pytest.param(_scope(path="/a", query_string=b"x=1"), facts(path="/a"), id="query string"),
+        pytest.param(
+            _scope(root_path="/app", path="/page"),
+            facts(path="/app/page"),
+            id="root path joined",
+        ),
+        pytest.param(
+            _scope(root_path="/app", path="/app/page"),
+            facts(path="/app/page"),
+            id="root path already in path",
+        ),
+        pytest.param(
+            _scope(root_path="/a", path="/about"),
+            facts(path="/a/about"),
+            id="root path prefix is not a segment",
+        ),
+        pytest.param(_scope(path="/café"), facts(path="/café"), id="unicode path"),
+        pytest.param(
+            _scope(headers=[(b"user-agent", b"bad \xff\xfe")]),
+            facts(user_agent="bad \ufffd\ufffd"),
+            id="invalid utf-8 header",
+        ),
+        pytest.param(
+            _scope(headers=[(b"user-agent", b"y" * 65_536)]),
+            facts(user_agent="y" * MAX_HEADER),
+            id="64 KB header capped",
+        ),
+        pytest.param(
+            _scope(
+                headers=[
+                    (b"X-Forwarded-For", b"198.51.100.7"),
+                    (b"x-forwarded-for", b"10.0.0.1"),
+                    (b"user-agent", b"first"),
+                    (b"user-agent", b"second"),
+                ]
+            ),
+            facts(forwarded_for="198.51.100.7,10.0.0.1", user_agent="first"),
+            id="repeated forwarded-for joined, first user agent wins",
+        ),
+        pytest.param(
+            _scope(headers=[("str", "pair"), (b"only-one",), None, (b"host", 5)]),
+            facts(),
+            id="malformed header items skipped",
+        ),
+        pytest.param(_scope(headers="nope"), facts(), id="headers not a list"),
+        pytest.param(
+            _scope(client=("2001:db8::5", 443)),
+            facts(client="2001:db8::5"),
+            id="IPv6 client",
+        ),
+        pytest.param(_scope(client=None), facts(), id="unix socket: no client"),
+        pytest.param(_scope(method="HEAD"), facts(method="HEAD"), id="HEAD"),
+    ],
+)
+def test_from_scope(scope: dict[str, Any], expected: Facts) -> None:
+    assert from_scope(scope) == expected
+
+
+def test_both_protocols_agree() -> None:
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "SCRIPT_NAME": "",
+        "PATH_INFO": _latin1("/blog/ünïcode/"),
+        "HTTP_HOST": "example.com",
+        "HTTP_REFERER": "https://news.ycombinator.com/",
+        "HTTP_USER_AGENT": CHROME,
+        "REMOTE_ADDR": "203.0.113.5",
+    }
+    scope = _scope(
+        path="/blog/ünïcode/",
+        headers=[
+            (b"host", b"example.com"),
+            (b"referer", b"https://news.ycombinator.com/"),
+            (b"user-agent", CHROME.encode()),
+        ],
+        client=("203.0.113.5", 5000),
+    )
+    assert from_environ(environ) == from_scope(scope)
