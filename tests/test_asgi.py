@@ -8,18 +8,18 @@ from typing import Any
 
 import pytest
 import redis
+from starlette.types import Message, Receive, Send
 
 from wsgi_analytics import ASGIAnalytics, Recorder
 from wsgi_analytics.counting import Keys, today
+
+from .helpers import zscores
 
 CHROME = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/131.0.0.0 Safari/537.36"
 )
 KEYS = Keys("analytics")
-Message = dict[str, Any]
-Send = Callable[[Message], Awaitable[None]]
-Receive = Callable[[], Awaitable[Message]]
 
 
 def scope(path: str = "/", method: str = "GET", kind: str = "http") -> dict[str, Any]:
@@ -65,7 +65,7 @@ async def call(app: Any, request: dict[str, Any]) -> list[Message]:
 
 
 def zset(client: redis.Redis, dimension: str) -> dict[str, float]:
-    return dict(client.zrange(KEYS.day(dimension, today()), 0, -1, withscores=True))
+    return zscores(client, KEYS.day(dimension, today()))
 
 
 @pytest.fixture
@@ -196,6 +196,8 @@ def test_other_scopes_pass_through_untouched(
 
     asyncio.run(ASGIAnalytics(app, recorder=recorder)(request, receive, send))
     assert len(seen) == 1
-    assert seen[0][0] is request and seen[0][1] is receive and seen[0][2] is send
+    assert seen[0][0] is request
+    assert seen[0][1] is receive
+    assert seen[0][2] is send
     recorder.flush()
     assert client.keys("*") == []

@@ -15,6 +15,8 @@ from wsgi_analytics.counting import Keys, today
 from wsgi_analytics.embedded import EmbeddedServer
 from wsgi_analytics.facts import Facts, from_environ
 
+from .helpers import zscores
+
 CHROME = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/131.0.0.0 Safari/537.36"
@@ -35,7 +37,7 @@ def view(path: str = "/", client: str = "192.0.2.10", agent: str = CHROME) -> Fa
 
 
 def paths_today(client: redis.Redis) -> dict[str, float]:
-    return dict(client.zrange(KEYS.day("paths", today()), 0, -1, withscores=True))
+    return zscores(client, KEYS.day("paths", today()))
 
 
 @pytest.fixture
@@ -51,7 +53,7 @@ def test_counts_arrive_after_flush(recorder: Recorder, client: redis.Redis) -> N
     assert paths_today(client) == {}
     recorder.flush()
     assert paths_today(client) == {"/": 2.0, "/a/": 1.0}
-    assert dict(client.zrange(KEYS.all("paths"), 0, -1, withscores=True)) == {"/": 2, "/a/": 1}
+    assert zscores(client, KEYS.all("paths")) == {"/": 2, "/a/": 1}
     assert client.zscore(KEYS.all("days"), time.strftime("%Y-%m-%d", time.gmtime())) == 3.0
     recorder.flush()  # nothing pending: writes nothing twice
     assert paths_today(client) == {"/": 2.0, "/a/": 1.0}
@@ -157,7 +159,7 @@ def test_track_custom_events(recorder: Recorder, client: redis.Redis) -> None:
     recorder.track("signups", "pro", amount=2)
     recorder.track("signups", "free")
     recorder.flush()
-    assert dict(client.zrange(KEYS.day("signups", today()), 0, -1, withscores=True)) == {
+    assert zscores(client, KEYS.day("signups", today())) == {
         "pro": 3.0,
         "free": 1.0,
     }
@@ -170,15 +172,19 @@ def test_track_custom_events(recorder: Recorder, client: redis.Redis) -> None:
 def test_uniques_hash_visitors_and_store_no_address(
     recorder: Recorder, client: redis.Redis
 ) -> None:
-    for who in ["198.51.100.1", "198.51.100.1", "198.51.100.2", "2001:db8:1:2::1", "2001:db8:1:2::9"]:
+    for who in [
+        "198.51.100.1",
+        "198.51.100.1",
+        "198.51.100.2",
+        "2001:db8:1:2::1",
+        "2001:db8:1:2::9",
+    ]:
         recorder.record(view(client=who), 200)
     recorder.record(view(client="198.51.100.3"), 404)  # not a page view: not a visitor
     recorder.flush()
     assert client.pfcount(KEYS.uniques(today())) == 3  # the two IPv6 hosts share a /64
     assert client.pfcount(KEYS.uniques(None)) == 3
-    dump = b"".join(
-        bytes(client.dump(key) or b"") + key.encode() for key in client.scan_iter("*")
-    )
+    dump = b"".join(bytes(client.dump(key) or b"") + key.encode() for key in client.scan_iter("*"))
     for address in [b"198.51.100.1", b"198.51.100.2", b"2001:db8"]:
         assert address not in dump
 

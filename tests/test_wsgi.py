@@ -14,6 +14,8 @@ import redis
 from wsgi_analytics import Recorder, WSGIAnalytics
 from wsgi_analytics.counting import Keys, today
 
+from .helpers import zscores
+
 CHROME = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/131.0.0.0 Safari/537.36"
@@ -71,7 +73,7 @@ def site(env: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
 
 
 def zset(client: redis.Redis, dimension: str) -> dict[str, float]:
-    return dict(client.zrange(KEYS.day(dimension, today()), 0, -1, withscores=True))
+    return zscores(client, KEYS.day(dimension, today()))
 
 
 @pytest.fixture
@@ -111,7 +113,7 @@ def test_streaming_is_passed_through_unbuffered(recorder: Recorder, client: redi
             yield b"x"
 
     app = WSGIAnalytics(streaming, recorder=recorder)
-    body = app(environ("/stream/"), lambda status, headers, exc_info=None: None)
+    body = app(environ("/stream/"), lambda *args: None)
     chunks = iter(body)
     assert next(chunks) == b"x"
     assert produced == ["chunk 0"]  # the second chunk is not made before it is asked for

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 __all__ = ["WSGIAnalytics"]
 
 _ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
-StartResponse = Callable[..., Callable[[bytes], object]]
+StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
@@ -67,7 +67,7 @@ class WSGIAnalytics:
             status_line: str,
             headers: list[tuple[str, str]],
             exc_info: _ExcInfo | None = None,
-        ) -> Callable[[bytes], object]:
+        ) -> Any:
             nonlocal status
             # A second call with exc_info replaces the status (PEP 3333 error handling).
             status = _status_code(status_line)
