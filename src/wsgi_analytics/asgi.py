@@ -34,6 +34,7 @@ class ASGIAnalytics:
     def __init__(
         self,
         app: ASGIApp,
+        /,
         *,
         redis_url: str | None = None,
         recorder: Recorder | None = None,

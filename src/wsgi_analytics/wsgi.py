@@ -31,6 +31,7 @@ class WSGIAnalytics:
     def __init__(
         self,
         app: WSGIApp,
+        /,
         *,
         redis_url: str | None = None,
         recorder: Recorder | None = None,
