@@ -19,7 +19,9 @@ DAY = "2026-06-23"
     [
         pytest.param("", "example.com", "(direct)", id="absent"),
         pytest.param("https://www.Google.com/search?q=x", "example.com", "google.com", id="www"),
-        pytest.param("https://news.ycombinator.com/", "example.com", "news.ycombinator.com", id="hn"),
+        pytest.param(
+            "https://news.ycombinator.com/", "example.com", "news.ycombinator.com", id="hn"
+        ),
         pytest.param("https://example.com/other", "example.com", None, id="self"),
         pytest.param("https://www.example.com/", "example.com:8000", None, id="self with port"),
         pytest.param("http://EXAMPLE.com./x", "www.example.com", None, id="self, trailing dot"),
