@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .asgi import ASGIAnalytics
 from .recorder import Recorder
+from .stats import Stats
 from .wsgi import WSGIAnalytics
 
-__all__ = ["ASGIAnalytics", "Recorder", "WSGIAnalytics"]
+__all__ = ["ASGIAnalytics", "Recorder", "Stats", "WSGIAnalytics"]
