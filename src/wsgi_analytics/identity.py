@@ -59,15 +59,21 @@ def client_identity(
 
     ``forwarded_for`` is the (joined) ``X-Forwarded-For`` value. With ``trusted_proxies=N`` the
     N-th entry from the right is the client; with fewer than N entries the header is ignored and
-    the peer is used, as werkzeug does, because a short header means it was not set by our proxies.
-    A garbage entry in the trusted position also falls back to the peer.
+    the peer is used, as werkzeug does: a short header was not written by all our proxies (the
+    request reached the app past them, so the peer is the client).
+
+    An entry in the trusted position that is not an IP address (``unknown``, an RFC 7239
+    obfuscated name, a Unix socket) gives ``None``, not the peer: the peer is then our own proxy,
+    and every such request sharing the proxy's address would put all clients in one bucket.
+
+    Security: only ``trusted_proxies`` entries, counted from the right, were written by proxies
+    you run; everything to their left is whatever the client sent. Set it to exactly the number
+    of proxies in front of the app: one more lets every client choose its own address.
     """
     if trusted_proxies > 0 and forwarded_for:
-        entries = [entry.strip() for entry in forwarded_for.split(",")]
+        entries = forwarded_for.split(",")
         if len(entries) >= trusted_proxies:
-            chosen = normalise_address(entries[-trusted_proxies], ipv6_prefix)
-            if chosen is not None:
-                return chosen
+            return normalise_address(entries[-trusted_proxies], ipv6_prefix)
     if peer:
         return normalise_address(peer, ipv6_prefix)
     return None
