@@ -124,7 +124,7 @@ def test_outage_keeps_counts_until_redis_is_back(private_server: EmbeddedServer)
         with pytest.raises(redis.ConnectionError):
             recorder.flush()
         # 50 requests to one path are one pending member per key: bounded by members.
-        assert recorder._pending[("paths", today(), "/during/")] == 50
+        assert recorder._pending.counts[("paths", today(), "/during/")] == 50
         private_server.start()
         recorder.flush()
         reader = redis.Redis.from_url(private_server.url, decode_responses=True)
@@ -150,7 +150,6 @@ def test_pending_is_bounded_and_drops_are_counted(
         assert "max_pending" in caplog.text
     finally:
         recorder._pending.clear()
-        recorder._visitors.clear()
         recorder.close()
 
 
@@ -213,5 +212,5 @@ def test_command_error_is_logged_not_retried(
     with caplog.at_level(logging.WARNING, logger="wsgi_analytics"):
         recorder.flush()
     assert "WRONGTYPE" in caplog.text
-    assert recorder._pending == {}
+    assert len(recorder._pending) == 0
     assert client.zscore(KEYS.all("paths"), "/x/") == 1.0

@@ -10,41 +10,27 @@ with the number of distinct members, not with the number of requests, up to ``ma
 from __future__ import annotations
 
 import atexit
-import hashlib
-import itertools
 import os
-import secrets
 import threading
 import time
 import weakref
 from collections import deque
 from collections.abc import Callable
-from typing import Any
 
 import redis
 
 from . import _redis
 from ._log import logger, warn_limited
 from .agents import Agent, default_classifier
-from .counting import (
-    ALL_ONLY,
-    DAY_ONLY,
-    MAX_MEMBER,
-    Event,
-    Keys,
-    check_dimension,
-    increments,
-    page_view,
-)
+from .counting import MAX_MEMBER, Event, Keys, check_dimension
 from .facts import Facts
-from .identity import client_identity
+from .pending import Pending
+from .writer import Writer
 
 __all__ = ["Recorder"]
 
-_Pending = dict[tuple[str, int, str], int]
 # Failures that mean "Redis is not there right now": keep the counts and try again later.
 _TRANSIENT = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError, OSError)
-_CHUNK = 4096  # pending entries per pipeline, so a long outage drains in bounded batches
 _MAX_BACKOFF = 30.0
 _live: weakref.WeakSet[Recorder] = weakref.WeakSet()
 
@@ -97,16 +83,16 @@ class Recorder:
     def _reset(self) -> None:
         """Fresh buffers and no flusher: at construction and in a forked child."""
         self._queue: deque[Event | tuple[str, int, str, int]] = deque()
-        self._pending: _Pending = {}
-        self._visitors: dict[int, set[str]] = {}
-        self._salts: dict[int, bytes] = {}
-        self._expiring: set[str] = set()
+        self._pending = Pending(self.max_pending)
+        self._writer = Writer(
+            self.client, self.keys, retention_days=self.retention_days, max_members=self.max_members
+        )
         self._flush_lock = threading.Lock()
         self._start_lock = threading.Lock()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._stopping = False
-        self.dropped = 0
+        self._dropped = 0
         self.failures = 0
 
     # -- the request path ------------------------------------------------------------------
@@ -119,7 +105,7 @@ class Recorder:
         depth = len(queue)
         if depth >= self._flush_at:
             if depth >= self._max_queue:
-                self.dropped += 1
+                self._dropped += 1
                 warn_limited("queue", "wsgi_analytics: flusher is behind; dropping requests")
                 return
             self._wake.set()
@@ -146,7 +132,7 @@ class Recorder:
         """
         with self._flush_lock:
             self._drain()
-            self._write()
+            self._writer.write(self._pending)
 
     def close(self) -> None:
         """Flush, stop the background flusher and close the client if this recorder made it."""
@@ -161,7 +147,7 @@ class Recorder:
         try:
             self.flush()
         except Exception as error:  # a shutdown must not fail because Redis did
-            lost = sum(self._pending.values())
+            lost = self._pending.total()
             logger.error("wsgi_analytics: final flush failed, %d counts lost: %s", lost, error)
         finally:
             _live.discard(self)
@@ -193,7 +179,7 @@ class Recorder:
                 warn_limited(
                     "flush",
                     "wsgi_analytics: Redis unreachable, %d counts pending, retry in %.0fs: %s",
-                    sum(self._pending.values()),
+                    self._pending.total(),
                     delay,
                     error,
                 )
@@ -208,119 +194,21 @@ class Recorder:
 
     def _drain(self) -> None:
         """Move queued requests into the pending counts (CPU only; runs under the flush lock)."""
-        queue = self._queue
+        queue, pending = self._queue, self._pending
         while queue:
             item = queue.popleft()
             try:
                 if isinstance(item, Event):
-                    self._absorb(item)
+                    pending.absorb(item, self._classify)
                 else:
-                    self._add(*item)
+                    pending.add(*item)
             except Exception:
                 logger.exception("wsgi_analytics: could not count a request; skipped")
 
-    def _absorb(self, event: Event) -> None:
-        facts = event.facts
-        agent = self._classify(facts.user_agent, facts.ch_platform, facts.ch_mobile)
-        day = event.hour // 24
-        for dimension, member in increments(event, agent):
-            self._add(dimension, day, member, 1)
-        if not event.throttled and page_view(facts, event.status, agent):
-            who = client_identity(facts.client, facts.forwarded_for, event.trusted_proxies)
-            visitors = self._visitors.setdefault(day, set())
-            if len(visitors) < self.max_pending:
-                visitors.add(f"{who or '-'}\n{facts.user_agent}")
-
-    def _add(self, dimension: str, day: int, member: str, amount: int) -> None:
-        pending = self._pending
-        key = (dimension, day, member)
-        if key in pending:
-            pending[key] += amount
-        elif len(pending) < self.max_pending:
-            pending[key] = amount
-        else:
-            self.dropped += amount
-            warn_limited(
-                "pending",
-                "wsgi_analytics: %d distinct members pending (max_pending); dropping new ones",
-                len(pending),
-            )
-
-    def _write(self) -> None:
-        """Write pending counts and visitors, chunk by chunk; what was written is forgotten."""
-        while self._pending:
-            chunk = dict(itertools.islice(self._pending.items(), _CHUNK))
-            pipe = self.client.pipeline(transaction=False)
-            trimmed: set[str] = set()
-            days: dict[str, int] = {}
-            for (dimension, day, member), amount in chunk.items():
-                for key in self.keys.targets(dimension, day):
-                    pipe.zincrby(key, amount, member)
-                    if dimension not in DAY_ONLY and dimension not in ALL_ONLY:
-                        trimmed.add(key)
-                if dimension not in ALL_ONLY:
-                    days[self.keys.day(dimension, day)] = day
-            for key in trimmed:
-                # Keeps the top members: a scanner's million random URLs cannot grow a key.
-                pipe.zremrangebyrank(key, 0, -self.max_members - 1)
-            expiring = self._expire(pipe, days)
-            self._execute(pipe)
-            self._expiring.update(expiring)
-            for entry in chunk:
-                del self._pending[entry]
-        if self._visitors:
-            self._write_visitors()
-
-    def _write_visitors(self) -> None:
-        pipe = self.client.pipeline(transaction=False)
-        expiring: list[str] = []
-        for day, entries in self._visitors.items():
-            salt = self._salt(day)
-            hashed = [
-                hashlib.blake2b(entry.encode(), key=salt, digest_size=8).digest()
-                for entry in entries
-            ]
-            for start in range(0, len(hashed), _CHUNK):
-                part = hashed[start : start + _CHUNK]
-                pipe.pfadd(self.keys.uniques(day), *part)
-                pipe.pfadd(self.keys.uniques(None), *part)
-            expiring += self._expire(pipe, {self.keys.uniques(day): day})
-        self._execute(pipe)
-        self._expiring.update(expiring)
-        self._visitors.clear()
-
-    def _salt(self, day: int) -> bytes:
-        """The day's shared salt: created once in Redis by whichever worker needs it first."""
-        salt = self._salts.get(day)
-        if salt is None:
-            key = self.keys.salt(day)
-            pipe = self.client.pipeline(transaction=False)
-            # Kept one hour past the day's end for late flushes, then gone: the day's visitor
-            # hashes can no longer be linked to an address.
-            pipe.set(key, secrets.token_hex(16), nx=True, exat=(day + 1) * 86400 + 3600)
-            pipe.get(key)
-            stored = pipe.execute()[1]
-            salt = hashlib.blake2b(bytes(stored), digest_size=32).digest()
-            self._salts = {d: s for d, s in self._salts.items() if d >= day - 1}
-            self._salts[day] = salt
-        return salt
-
-    def _expire(self, pipe: Any, days: dict[str, int]) -> list[str]:
-        """Queue each day key's expiry once per process (``EXPIREAT`` is idempotent, so a
-        worker that repeats it after a restart does no harm); returns the keys queued."""
-        if len(self._expiring) > 10_000:
-            self._expiring.clear()
-        queued = [key for key in days if key not in self._expiring]
-        for key in queued:
-            pipe.expireat(key, (days[key] + 1 + self.retention_days) * 86400)
-        return queued
-
-    def _execute(self, pipe: Any) -> None:
-        # raise_on_error=False: a command error (a key of the wrong type, say) would fail again on
-        # every retry; log it and move on. Connection errors still raise and keep counts pending.
-        for result in pipe.execute(raise_on_error=False):
-            if isinstance(result, redis.ResponseError):
-                warn_limited("command", "wsgi_analytics: Redis refused a command: %s", result)
+    @property
+    def dropped(self) -> int:
+        """Counts dropped because the queue or the pending buffer was full."""
+        return self._dropped + self._pending.dropped
 
     def __repr__(self) -> str:
         return f"<Recorder prefix={self.prefix!r} pending={len(self._pending)}>"

@@ -1,0 +1,113 @@
+"""Writing pending counts to Redis: pipelined ``ZINCRBY``, trims, expiries and ``PFADD``.
+
+One ``pipeline(transaction=False)`` per chunk of pending entries: counters need no atomicity, and
+a cluster client splits such a pipeline by node. A chunk is forgotten only once its pipeline has
+run, so a connection lost mid-flush leaves the rest pending for the next try.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from typing import Any
+
+import redis
+
+from . import _redis
+from ._log import warn_limited
+from .counting import ALL_ONLY, DAY_ONLY, Keys
+from .pending import Pending
+
+__all__ = ["Writer"]
+
+_CHUNK = 4096  # pending entries per pipeline, so a long outage drains in bounded batches
+
+
+class Writer:
+    """Writes a `Pending` for one key prefix; remembers salts and which keys have an expiry."""
+
+    def __init__(
+        self, client: _redis.Client, keys: Keys, *, retention_days: int, max_members: int
+    ) -> None:
+        self.client = client
+        self.keys = keys
+        self.retention_days = retention_days
+        self.max_members = max_members
+        self._salts: dict[int, bytes] = {}
+        self._expiring: set[str] = set()
+
+    def write(self, pending: Pending) -> None:
+        """Write everything pending; raises on connection errors, leaving the rest pending."""
+        while pending.counts:
+            chunk = pending.chunk(_CHUNK)
+            pipe = self.client.pipeline(transaction=False)
+            trimmed: set[str] = set()
+            days: dict[str, int] = {}
+            for (dimension, day, member), amount in chunk.items():
+                for key in self.keys.targets(dimension, day):
+                    pipe.zincrby(key, amount, member)
+                    if dimension not in DAY_ONLY and dimension not in ALL_ONLY:
+                        trimmed.add(key)
+                if dimension not in ALL_ONLY:
+                    days[self.keys.day(dimension, day)] = day
+            for key in trimmed:
+                # Keeps the top members: a scanner's million random URLs cannot grow a key.
+                pipe.zremrangebyrank(key, 0, -self.max_members - 1)
+            expiring = self._expire(pipe, days)
+            _execute(pipe)
+            self._expiring.update(expiring)
+            pending.forget(chunk)
+        if pending.visitors:
+            self._write_visitors(pending)
+
+    def _write_visitors(self, pending: Pending) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        expiring: list[str] = []
+        for day, entries in pending.visitors.items():
+            salt = self._salt(day)
+            hashed = [
+                hashlib.blake2b(entry.encode(), key=salt, digest_size=8).digest()
+                for entry in entries
+            ]
+            for start in range(0, len(hashed), _CHUNK):
+                part = hashed[start : start + _CHUNK]
+                pipe.pfadd(self.keys.uniques(day), *part)
+                pipe.pfadd(self.keys.uniques(None), *part)
+            expiring += self._expire(pipe, {self.keys.uniques(day): day})
+        _execute(pipe)
+        self._expiring.update(expiring)
+        pending.visitors.clear()
+
+    def _salt(self, day: int) -> bytes:
+        """The day's shared salt: created once in Redis by whichever worker needs it first."""
+        salt = self._salts.get(day)
+        if salt is None:
+            key = self.keys.salt(day)
+            pipe = self.client.pipeline(transaction=False)
+            # Kept one hour past the day's end for late flushes, then gone: the day's visitor
+            # hashes can no longer be linked to an address.
+            pipe.set(key, secrets.token_hex(16), nx=True, exat=(day + 1) * 86400 + 3600)
+            pipe.get(key)
+            stored = pipe.execute()[1]
+            salt = hashlib.blake2b(bytes(stored), digest_size=32).digest()
+            self._salts = {d: s for d, s in self._salts.items() if d >= day - 1}
+            self._salts[day] = salt
+        return salt
+
+    def _expire(self, pipe: Any, days: dict[str, int]) -> list[str]:
+        """Queue each day key's expiry once per process (``EXPIREAT`` is idempotent, so a
+        worker that repeats it after a restart does no harm); returns the keys queued."""
+        if len(self._expiring) > 10_000:
+            self._expiring.clear()
+        queued = [key for key in days if key not in self._expiring]
+        for key in queued:
+            pipe.expireat(key, (days[key] + 1 + self.retention_days) * 86400)
+        return queued
+
+
+def _execute(pipe: Any) -> None:
+    # raise_on_error=False: a command error (a key of the wrong type, say) would fail again on
+    # every retry; log it and move on. Connection errors still raise and keep counts pending.
+    for result in pipe.execute(raise_on_error=False):
+        if isinstance(result, redis.ResponseError):
+            warn_limited("command", "wsgi_analytics: Redis refused a command: %s", result)
