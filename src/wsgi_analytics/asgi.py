@@ -52,6 +52,8 @@ class ASGIAnalytics:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope.get("type") != "http":
+            if scope.get("type") == "lifespan":
+                send = self._flush_before_shutdown_complete(send)
             await self.app(scope, receive, send)
             return
         try:
@@ -99,6 +101,21 @@ class ASGIAnalytics:
             # An app that raises after its response completed (a background task) still served
             # that response: count what the client saw.
             self._record(facts, 500 if failed and not finished else status)
+
+    def _flush_before_shutdown_complete(self, send: Send) -> Send:
+        """The lifespan ``send``, unchanged except that the counts are flushed before the app's
+        ``lifespan.shutdown.complete`` goes out. uvicorn re-raises SIGTERM with its default
+        action once shut down, so ``atexit`` never runs there: this is the last chance."""
+
+        async def lifespan_send(message: Message) -> None:
+            if message.get("type") in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
+                try:
+                    await asyncio.get_running_loop().run_in_executor(None, self.recorder.flush)
+                except Exception as error:  # the counts stay pending for the atexit flush
+                    logger.warning("wsgi_analytics: flush at shutdown failed: %s", error)
+            await send(message)
+
+        return lifespan_send
 
     def _record(self, facts: Facts, status: int, *, throttled: bool = False) -> None:
         if status == 0:
