@@ -1,0 +1,226 @@
+"""Real servers, real workers, real signals: what reached Redis equals what the clients got.
+
+Each case starts gunicorn or uvicorn as a separate process group on a loopback port, with
+the sample apps in ``tests/apps`` and a Redis of the test's own, drives requests over HTTP from
+threads, restarts or stops the server mid-load with signals, and then compares the counts in
+Redis with the responses the clients received: exactly, request for request, per worker pid.
+
+No server hook is configured anywhere: the recorder's ``atexit`` handler and its fork handling
+(gunicorn), and the ASGI adapter's flush on lifespan shutdown (uvicorn), are all it takes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import redis
+
+from wsgi_analytics import ASGIAnalytics, Recorder
+from wsgi_analytics.asgi import Message, Receive, Send
+from wsgi_analytics.embedded import EmbeddedServer
+
+from .helpers import zscores
+from .servers import (
+    Load,
+    ServerProcess,
+    drive,
+    gunicorn_argv,
+    read_counts,
+    server_process,
+    uvicorn_argv,
+)
+
+__all__ = ["server_process"]  # the fixture, imported for pytest
+
+# About 2000 requests a case: a third before the restart, a third between restart and stop.
+STEP = 700
+CEILING = 20 * STEP  # never reached: the clients end when the server is gone
+Start = Callable[..., ServerProcess]
+
+
+def assert_counted_exactly(url: str, load: Load) -> None:
+    """Redis holds one count per answered request: statuses, paths, and per worker pid."""
+    assert load.answered > 0
+    statuses = read_counts(url, "statuses")
+    assert statuses == {str(code): count for code, count in load.statuses.items()}
+    assert sum(read_counts(url, "paths").values()) == load.statuses[200]
+    workers = read_counts(url, "workers")
+    assert workers == {str(pid): count for pid, count in load.served.items()}
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def no_tracebacks(log: str) -> None:
+    assert "Traceback" not in log, log[-4000:]
+    assert "wsgi_analytics" not in log, log[-4000:]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "options",
+    [
+        pytest.param(("-k", "sync"), id="sync"),
+        pytest.param(("-k", "sync", "--preload"), id="sync-preload"),
+        pytest.param(("-k", "gthread", "--threads", "4"), id="gthread"),
+        pytest.param(("-k", "gthread", "--threads", "4", "--preload"), id="gthread-preload"),
+    ],
+)
+def test_gunicorn_restart_and_stop_mid_load(
+    server_process: Start, private_server: EmbeddedServer, options: tuple[str, ...]
+) -> None:
+    server = server_process(
+        lambda port: gunicorn_argv(port, "-w", "4", *options), private_server.url
+    )
+    first = server.wait_ready(workers=4)
+    second: set[int] = set()
+    load = Load()
+
+    def restart() -> None:
+        # Blocks one client thread until the new generation answers; the others keep going.
+        server.send(signal.SIGHUP)
+        second.update(server.wait_ready(workers=4, besides=first))
+        load.after(STEP, lambda: load.stop(server))
+
+    load.after(STEP, restart)
+    drive(server.port, CEILING, load)
+    assert server.wait() == 0
+    # The restart replaced every worker mid-load, and the stop came while requests flowed.
+    assert len(second) == 4
+    assert set(load.served) & second
+    assert 2 * STEP <= load.answered < CEILING
+    assert load.failed >= 1
+    assert_counted_exactly(private_server.url, load)
+    no_tracebacks(server.log())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("options", "workers", "stop"),
+    [
+        pytest.param(("--lifespan", "on"), 1, signal.SIGTERM, id="single-lifespan-on"),
+        pytest.param((), 1, signal.SIGTERM, id="single-lifespan-auto"),
+        pytest.param(("--lifespan", "on", "--workers", "2"), 2, signal.SIGTERM, id="workers2-on"),
+        pytest.param(("--workers", "2"), 2, signal.SIGINT, id="workers2-auto-sigint"),
+        # No lifespan, no flush at SIGTERM (see below); Ctrl-C ends with KeyboardInterrupt,
+        # so atexit runs.
+        pytest.param(("--lifespan", "off"), 1, signal.SIGINT, id="single-lifespan-off-sigint"),
+    ],
+)
+def test_uvicorn_stop_mid_load(
+    server_process: Start,
+    private_server: EmbeddedServer,
+    options: tuple[str, ...],
+    workers: int,
+    stop: signal.Signals,
+) -> None:
+    server = server_process(lambda port: uvicorn_argv(port, *options), private_server.url)
+    server.wait_ready(workers=workers)
+    load = Load()
+    load.after(2 * STEP, lambda: load.stop(server, stop))
+    drive(server.port, CEILING, load)
+    server.wait()
+    assert 2 * STEP <= load.answered < CEILING
+    assert_counted_exactly(private_server.url, load)
+    no_tracebacks(server.log())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("options", "workers"),
+    [
+        pytest.param(("--lifespan", "off"), 1, id="single"),
+        pytest.param(("--lifespan", "off", "--workers", "2"), 2, id="workers2"),
+    ],
+)
+def test_uvicorn_without_lifespan_loses_only_the_unflushed(
+    server_process: Start,
+    private_server: EmbeddedServer,
+    options: tuple[str, ...],
+    workers: int,
+) -> None:
+    """uvicorn ends a SIGTERM shutdown by raising SIGTERM again with its default action, so the
+    process dies without running atexit; with ``--lifespan off`` nothing can flush at the end.
+    What the background flusher has written (everything older than ``flush_interval``) stays:
+    here the traffic pauses until it has caught up, and the stop then loses nothing."""
+    server = server_process(lambda port: uvicorn_argv(port, *options), private_server.url)
+    server.wait_ready(workers=workers)
+    load = drive(server.port, 2 * STEP, Load())
+    assert wait_for(lambda: read_counts(private_server.url, "statuses") == {"200": 2 * STEP})
+    server.send(signal.SIGTERM)
+    server.wait()
+    assert load.answered == 2 * STEP
+    assert_counted_exactly(private_server.url, load)
+    no_tracebacks(server.log())
+
+
+@pytest.mark.slow
+def test_gunicorn_uvicorn_worker(server_process: Start, private_server: EmbeddedServer) -> None:
+    server = server_process(
+        lambda port: gunicorn_argv(
+            port, "-w", "2", "-k", "uvicorn_worker.UvicornWorker", app="sample_asgi:app"
+        ),
+        private_server.url,
+    )
+    first = server.wait_ready(workers=2)
+    second: set[int] = set()
+    load = Load()
+
+    def restart() -> None:
+        server.send(signal.SIGHUP)
+        second.update(server.wait_ready(workers=2, besides=first))
+        load.after(STEP, lambda: load.stop(server))
+
+    load.after(STEP, restart)
+    drive(server.port, CEILING, load)
+    assert server.wait() == 0
+    assert len(second) == 2
+    assert set(load.served) & second
+    assert_counted_exactly(private_server.url, load)
+    no_tracebacks(server.log())
+
+
+def test_lifespan_shutdown_flushes_before_it_completes(redis_url: str, client: redis.Redis) -> None:
+    """What lets uvicorn stop without losing counts, in process: the recorder is flushed before
+    the app's ``lifespan.shutdown.complete`` reaches the server; the messages pass unchanged."""
+    recorder = Recorder(redis_url, flush_interval=3600.0)  # only an explicit flush writes
+    seen_at_complete: list[dict[str, float]] = []
+
+    async def app(scope: Any, receive: Receive, send: Send) -> None:
+        assert (await receive())["type"] == "lifespan.startup"
+        await send({"type": "lifespan.startup.complete"})
+        recorder.track("signups", "alice")
+        assert (await receive())["type"] == "lifespan.shutdown"
+        await send({"type": "lifespan.shutdown.complete", "extra": 1})
+
+    inbox = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return inbox.pop(0)
+
+    async def send(message: Message) -> None:
+        if message["type"] == "lifespan.shutdown.complete":
+            seen_at_complete.append(zscores(client, "{analytics:signups}:all"))
+        sent.append(message)
+
+    try:
+        asyncio.run(ASGIAnalytics(app, recorder=recorder)({"type": "lifespan"}, receive, send))
+    finally:
+        recorder.close()
+    assert sent == [
+        {"type": "lifespan.startup.complete"},
+        {"type": "lifespan.shutdown.complete", "extra": 1},
+    ]
+    assert seen_at_complete == [{"alice": 1.0}]
