@@ -1,0 +1,251 @@
+"""HTTP throughput on real servers: bare vs wrapped vs naive, driven by ``wrk`` on loopback.
+
+- uvicorn ``--loop uvloop --http httptools``, one worker, the raw ASGI hello app;
+- gunicorn ``-w 2`` sync workers, the WSGI hello app.
+
+The three variants of one server run side by side on their own ports and the rounds are
+interleaved (bare, wrapped, naive, bare, ...), so drift on the machine hits them alike; each
+figure is the median over the rounds and ratios are taken against the bare app of the same run.
+``wrk`` replays a rotating stream of paths, agents and referrers (`benchmarks.traffic`). The
+wrapped and naive apps write to separate Redis servers, so the wrapped one's ``INFO
+commandstats`` gives the real commands per request under this load.
+
+    python -m benchmarks.bench_http [--rounds 5] [--duration 3] [--servers uvicorn,gunicorn]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from wsgi_analytics.embedded import EmbeddedServer, free_port
+
+from . import traffic
+from ._util import median, table, write_json
+from .apps import VARIANTS
+from .bench_redis import _commands
+
+__all__ = ["main", "run"]
+
+ROOT = Path(__file__).resolve().parent.parent
+# wrk threads and connections per server: one wrk thread leaves the other core to the server.
+SERVERS: dict[str, dict[str, Any]] = {
+    "uvicorn": {"threads": 1, "connections": 64},
+    "gunicorn": {"threads": 1, "connections": 8},
+}
+
+
+def _command(server: str, port: int) -> list[str]:
+    if server == "uvicorn":
+        return [
+            sys.executable, "-m", "uvicorn", "--factory", "benchmarks.apps:asgi_factory",
+            "--loop", "uvloop", "--http", "httptools", "--workers", "1",
+            "--host", "127.0.0.1", "--port", str(port),
+            "--no-access-log", "--log-level", "warning",
+        ]  # fmt: skip
+    if server == "gunicorn":
+        return [
+            sys.executable, "-m", "gunicorn", "-w", "2", "-k", "sync",
+            "-b", f"127.0.0.1:{port}", "--log-level", "warning",
+            "benchmarks.apps:wsgi_factory()",
+        ]  # fmt: skip
+    raise ValueError(f"unknown server {server!r}")
+
+
+@contextlib.contextmanager
+def _serve(server: str, variant: str, redis_url: str) -> Iterator[str]:
+    port = free_port()
+    env = {**os.environ, "BENCH_VARIANT": variant, "BENCH_REDIS_URL": redis_url}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    process = subprocess.Popen(_command(server, port), cwd=ROOT, env=env, stdin=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"{server} ({variant}) exited with {process.returncode}")
+            try:
+                with urllib.request.urlopen(url, timeout=1) as response:
+                    response.read()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+_RATE = re.compile(r"Requests/sec:\s+([\d.]+)")
+_TOTAL = re.compile(r"(\d+) requests in")
+_LATENCY = re.compile(r"^\s+(50|99)(?:\.000)?%\s+([\d.]+)(us|ms|s)\s*$", re.M)
+_ERRORS = re.compile(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")
+_UNIT = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+def wrk(
+    url: str, script: Path, *, duration: float, threads: int, connections: int
+) -> dict[str, Any]:
+    output = subprocess.run(
+        [
+            "wrk",
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{max(int(duration), 1)}s",
+            "--latency",
+            "-s",
+            str(script),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=duration + 60,
+    ).stdout
+    rate = _RATE.search(output)
+    total = _TOTAL.search(output)
+    if rate is None or total is None:
+        raise RuntimeError(f"unexpected wrk output:\n{output}")
+    latency = {f"p{p}_ms": float(v) * _UNIT[u] for p, v, u in _LATENCY.findall(output)}
+    errors = _ERRORS.search(output)
+    return {
+        "requests_per_s": float(rate.group(1)),
+        "requests": int(total.group(1)),
+        **latency,
+        # gunicorn's sync workers close every connection: wrk counts those as read errors.
+        "socket_errors": sum(int(n) for n in errors.groups()) if errors else 0,
+        "non_2xx": int(m.group(1)) if (m := re.search(r"Non-2xx.*?:\s+(\d+)", output)) else 0,
+    }
+
+
+def run_server(
+    server: str, script: Path, *, rounds: int, duration: float, warmup: float
+) -> dict[str, Any]:
+    settings = SERVERS[server]
+    with contextlib.ExitStack() as stack:
+        redises = {v: stack.enter_context(EmbeddedServer(prefer="redis-server")) for v in VARIANTS}
+        admin = redis.Redis.from_url(redises["wrapped"].url)
+        stack.callback(admin.close)
+        before = _commands(admin)
+        with contextlib.ExitStack() as servers:
+            urls = {v: servers.enter_context(_serve(server, v, redises[v].url)) for v in VARIANTS}
+            served = dict.fromkeys(VARIANTS, 0)
+            for variant, url in urls.items():  # warm-up: imports, agent memo, connections
+                served[variant] += wrk(url, script, duration=warmup, **settings)["requests"]
+            samples: dict[str, list[dict[str, Any]]] = {v: [] for v in VARIANTS}
+            for _ in range(rounds):
+                for variant, url in urls.items():
+                    result = wrk(url, script, duration=duration, **settings)
+                    served[variant] += result["requests"]
+                    samples[variant].append(result)
+        # The servers are stopped: a graceful shutdown flushed the last counts.
+        after = _commands(admin)
+    commands = sum(after.values()) - sum(before.values())
+    bare = median([s["requests_per_s"] for s in samples["bare"]])
+    out: dict[str, Any] = {}
+    for variant, rows in samples.items():
+        rate = median([r["requests_per_s"] for r in rows])
+        out[variant] = {
+            "requests_per_s": rate,
+            "ratio": rate / bare if bare else float("nan"),
+            "p50_ms": median([r.get("p50_ms", float("nan")) for r in rows]),
+            "p99_ms": median([r.get("p99_ms", float("nan")) for r in rows]),
+            "rounds": [r["requests_per_s"] for r in rows],
+            "non_2xx": sum(r["non_2xx"] for r in rows),
+        }
+    out["wrapped"]["redis_commands"] = commands
+    out["wrapped"]["redis_commands_per_request"] = commands / max(served["wrapped"], 1)
+    return out
+
+
+def run(
+    *,
+    servers: tuple[str, ...] = ("uvicorn", "gunicorn"),
+    rounds: int = 5,
+    duration: float = 3.0,
+    warmup: float = 1.0,
+) -> dict[str, Any]:
+    if shutil.which("wrk") is None:
+        raise RuntimeError("wrk not found: apt-get install -y wrk (nox -s bench does it)")
+    with tempfile.TemporaryDirectory(prefix="wsgi-analytics-wrk-") as tmp:
+        script = Path(tmp) / "stream.lua"
+        script.write_text(traffic.wrk_script())
+        results = {
+            server: run_server(server, script, rounds=rounds, duration=duration, warmup=warmup)
+            for server in servers
+        }
+    return {
+        "config": {
+            "rounds": rounds,
+            "duration_s": duration,
+            "servers": {
+                s: {**SERVERS[s], "command": " ".join(_command(s, 0)[1:])} for s in servers
+            },
+        },
+        "results": results,
+    }
+
+
+def report(data: dict[str, Any]) -> str:
+    rows = []
+    for server, variants in data["results"].items():
+        label = {
+            "uvicorn": "uvicorn -w1 (uvloop, httptools), ASGI",
+            "gunicorn": "gunicorn -w2 sync, WSGI",
+        }
+        for variant in VARIANTS:
+            r = variants[variant]
+            rows.append(
+                (
+                    label.get(server, server),
+                    variant,
+                    r["requests_per_s"],
+                    r["ratio"],
+                    r["p50_ms"],
+                    r["p99_ms"],
+                    f"{r['redis_commands_per_request']:.4f}" if variant == "wrapped" else "",
+                )
+            )
+    headers = ("server", "variant", "requests/s", "ratio", "p50 ms", "p99 ms", "Redis cmd/req")
+    return table(headers, rows)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--servers", default="uvicorn,gunicorn")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--duration", type=float, default=3.0)
+    parser.add_argument("--warmup", type=float, default=1.0)
+    args = parser.parse_args(argv)
+    data = run(
+        servers=tuple(args.servers.split(",")),
+        rounds=args.rounds,
+        duration=args.duration,
+        warmup=args.warmup,
+    )
+    print(report(data))
+    print(f"written: {write_json('http', data)}")
+
+
+if __name__ == "__main__":
+    main()
