@@ -1,0 +1,399 @@
+"""The throttle's gates against a real server: exact counts, headers, keys, rules, policies."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Iterator
+from typing import Any, cast
+
+import pytest
+import redis
+
+from wsgi_analytics import _log
+from wsgi_analytics._gates import SyncGate
+from wsgi_analytics._window import Decision, Refusal, parse_reply, refusal
+from wsgi_analytics.facts import Facts, from_environ
+from wsgi_analytics.recorder import Recorder
+from wsgi_analytics.throttle import Rule, Throttle
+
+CLIENT = "203.0.113.7"
+OTHER = "203.0.113.8"
+
+
+def post(path: str = "/comment", peer: str | None = CLIENT, forwarded: str = "") -> Facts:
+    environ: dict[str, Any] = {"REQUEST_METHOD": "POST", "PATH_INFO": path}
+    if peer is not None:
+        environ["REMOTE_ADDR"] = peer
+    if forwarded:
+        environ["HTTP_X_FORWARDED_FOR"] = forwarded
+    return from_environ(environ)
+
+
+def header(refused: Refusal, name: str) -> str:
+    found = [value for key, value in refused.headers if key.lower() == name.lower()]
+    assert len(found) == 1, (name, refused.headers)
+    return found[0]
+
+
+def throttle_keys(client: redis.Redis, rule: str = "default") -> list[str]:
+    return sorted(cast("list[str]", client.keys(f"{{analytics:throttle:*}}:{rule}")))
+
+
+def check_429(refused: Refusal | None, limit: int, window: int, rule: str = "default") -> int:
+    """Assert a well-formed 429 and return its Retry-After."""
+    assert refused is not None
+    assert refused.status == 429
+    assert refused.status_line == "429 Too Many Requests"
+    assert header(refused, "Content-Type") == "text/plain; charset=utf-8"
+    assert header(refused, "Content-Length") == str(len(refused.body))
+    assert 0 < len(refused.body) < 100
+    retry = int(header(refused, "Retry-After"))
+    assert 1 <= retry <= window
+    assert f'"{rule}";q={limit};w={window}' in header(refused, "RateLimit-Policy")
+    match = re.fullmatch(rf'"{rule}";r=0;t=(\d+)', header(refused, "RateLimit"))
+    assert match is not None
+    assert int(match.group(1)) == retry
+    return retry
+
+
+@pytest.fixture(autouse=True)
+def fresh_warnings(monkeypatch: pytest.MonkeyPatch) -> None:
+    # warn_limited speaks once a minute per topic; each test wants to see its own warning.
+    monkeypatch.setattr(_log, "_last", {})
+
+
+@pytest.fixture
+def recorder(redis_url: str, client: redis.Redis) -> Iterator[Recorder]:
+    made = Recorder(redis_url, flush_interval=60)
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def throttles() -> Iterator[list[Throttle]]:
+    made: list[Throttle] = []
+    yield made
+    for throttle in made:
+        throttle.close()
+
+
+@pytest.fixture
+def bind(recorder: Recorder, throttles: list[Throttle]) -> Any:
+    def bind(*args: Any, **kwargs: Any) -> SyncGate:
+        throttle = Throttle(*args, **kwargs)
+        throttles.append(throttle)
+        return throttle.bind_sync(recorder, None)
+
+    return bind
+
+
+def test_five_pass_the_sixth_is_refused(bind: Any, client: redis.Redis) -> None:
+    gate = bind()
+    outcomes = [gate.check(post(), 0) for _ in range(6)]
+    assert outcomes[:5] == [None] * 5
+    check_429(outcomes[5], limit=5, window=3600)
+
+
+def test_refused_attempts_are_not_recorded(bind: Any, client: redis.Redis) -> None:
+    gate = bind(limit=3, window=60)
+    outcomes = [gate.check(post(), 0) for _ in range(20)]
+    assert outcomes.count(None) == 3
+    (key,) = throttle_keys(client)
+    assert client.zcard(key) == 3  # at most `limit` timestamps per client, whatever it sends
+    assert 0 < client.pttl(key) <= 60_000
+
+
+def test_another_client_is_not_affected(bind: Any) -> None:
+    gate = bind(limit=2, window=60)
+    assert [gate.check(post(peer=CLIENT), 0) for _ in range(3)][:2] == [None, None]
+    assert gate.check(post(peer=CLIENT), 0) is not None
+    assert [gate.check(post(peer=OTHER), 0) for _ in range(2)] == [None, None]
+
+
+def test_methods() -> None:
+    assert Throttle().methods == frozenset({"POST"})
+    assert Throttle(methods=["post", "Put"]).methods == frozenset({"POST", "PUT"})
+    assert Throttle(methods="delete").methods == frozenset({"DELETE"})
+
+
+@pytest.mark.parametrize(
+    ("peers", "forwarded", "hops", "accepted"),
+    [
+        pytest.param([CLIENT], [f"198.51.100.{i}" for i in range(6)], 0, 3, id="spoofs share"),
+        pytest.param(["10.0.0.1"], [f"198.51.100.{i}" for i in range(6)], 1, 6, id="proxied"),
+        pytest.param(
+            ["10.0.0.1"],
+            ["6.6.6.1, 198.51.100.1", "6.6.6.2, 198.51.100.1"],
+            1,
+            3,
+            id="spoofed left of the proxy's entry",
+        ),
+        pytest.param(["2001:db8::1", "2001:db8::2", "2001:db8::3:4"], [""], 0, 3, id="one /64"),
+        pytest.param(["192.0.2.1", "::ffff:192.0.2.1"], [""], 0, 3, id="mapped is the same"),
+    ],
+)
+def test_who_shares_a_quota(
+    bind: Any, peers: list[str], forwarded: list[str], hops: int, accepted: int
+) -> None:
+    gate = bind(limit=3, window=60)
+    outcomes = [
+        gate.check(post(peer=peers[i % len(peers)], forwarded=forwarded[i % len(forwarded)]), hops)
+        for i in range(6)
+    ]
+    assert outcomes.count(None) == accepted
+
+
+def test_no_client_address_is_let_through_with_a_warning(
+    bind: Any, client: redis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    gate = bind(limit=1, window=60)
+    with caplog.at_level(logging.WARNING, logger="wsgi_analytics"):
+        outcomes = [gate.check(post(peer=None), 0) for _ in range(3)]
+        outcomes += [gate.check(post(peer="10.0.0.1", forwarded="unknown"), 1)]
+    assert outcomes == [None] * 4
+    assert "no usable client address" in caplog.text
+    assert len(caplog.records) == 1  # rate-limited
+    assert throttle_keys(client) == []  # no shared "unknown" bucket
+
+
+def test_keys_hold_no_raw_address(bind: Any, client: redis.Redis) -> None:
+    gate = bind()
+    gate.check(post(peer=CLIENT), 0)
+    gate.check(post(peer="2001:db8::1"), 0)
+    names = cast("list[str]", client.keys("*"))
+    assert len(throttle_keys(client)) == 2
+    assert not [name for name in names if CLIENT in name or "2001" in name]
+    assert client.exists("{analytics:throttle}:secret")
+
+
+def test_workers_share_a_quota(bind: Any) -> None:
+    # Two gates are two workers: they must hash the client alike and share its quota.
+    first, second = bind(limit=4, window=60), bind(limit=4, window=60)
+    outcomes = [(first if i % 2 else second).check(post(), 0) for i in range(6)]
+    assert outcomes.count(None) == 4
+
+
+def test_own_secret_stays_out_of_redis(bind: Any, client: redis.Redis) -> None:
+    first, second = bind(limit=2, secret="s3cret"), bind(limit=2, secret=b"s3cret")
+    assert [first.check(post(), 0), second.check(post(), 0)] == [None, None]
+    assert second.check(post(), 0) is not None
+    other = bind(limit=2, secret="another")
+    assert other.check(post(), 0) is None  # another secret, another key
+    assert not client.exists("{analytics:throttle}:secret")
+    assert len(throttle_keys(client)) == 2
+
+
+LOGIN = Rule(2, 600, path="/login", name="login")
+BOTH = '"default";q=5;w=3600, "login";q=2;w=600'
+DEFAULT = '"default";q=5;w=3600'
+
+
+@pytest.mark.parametrize(
+    ("paths", "accepted", "refused_by", "policy"),
+    [
+        pytest.param(["/login"] * 3, 2, "login", BOTH, id="tighter rule on its prefix"),
+        pytest.param(["/login/otp"] * 3, 2, "login", BOTH, id="covers sub-paths"),
+        pytest.param(["/logins"] * 6, 5, "default", DEFAULT, id="not another path"),
+        pytest.param(["/comment"] * 6, 5, "default", DEFAULT, id="others use the default"),
+        pytest.param(
+            ["/login"] * 2 + ["/a"] * 4,
+            5,
+            "default",
+            DEFAULT,
+            id="accepted login requests count in the default too",
+        ),
+        pytest.param(
+            ["/login"] * 4 + ["/a"] * 4,
+            5,
+            "default",
+            DEFAULT,
+            id="refused login requests count nowhere",
+        ),
+        pytest.param(
+            ["/a"] * 5 + ["/login"], 5, "default", BOTH, id="login refused by the default rule"
+        ),
+    ],
+)
+def test_rules(bind: Any, paths: list[str], accepted: int, refused_by: str, policy: str) -> None:
+    gate = bind(rules=[LOGIN])
+    outcomes = [gate.check(post(path=path), 0) for path in paths]
+    assert outcomes.count(None) == accepted
+    last = outcomes[-1]
+    limit, window = (2, 600) if refused_by == "login" else (5, 3600)
+    check_429(last, limit=limit, window=window, rule=refused_by)
+    assert last is not None
+    assert header(last, "RateLimit-Policy") == policy
+
+
+def test_lowered_limit_trims_the_set(bind: Any, client: redis.Redis) -> None:
+    generous = bind(limit=5, window=60)
+    for _ in range(5):
+        assert generous.check(post(), 0) is None
+    strict = bind(limit=3, window=60)
+    check_429(strict.check(post(), 0), limit=3, window=60)
+    (key,) = throttle_keys(client)
+    assert client.zcard(key) == 3
+
+
+def test_script_reloaded_after_flush(bind: Any, client: redis.Redis) -> None:
+    gate = bind(limit=3, window=60)
+    assert gate.check(post(), 0) is None
+    client.script_flush()  # NOSCRIPT on the next EVALSHA: loaded again, not an error
+    assert [gate.check(post(), 0) for _ in range(3)][:2] == [None, None]
+    (key,) = throttle_keys(client)
+    assert client.zcard(key) == 3
+
+
+def redis_now(client: redis.Redis) -> int:
+    seconds, micros = client.time()
+    return seconds * 1_000_000 + micros
+
+
+def test_same_microsecond_gets_its_own_member(bind: Any, client: redis.Redis) -> None:
+    gate = bind(limit=1_000_000, window=60)
+    assert gate.check(post(), 0) is None
+    (key,) = throttle_keys(client)
+    # Every microsecond of a stretch of Redis time is taken already; a request made inside it
+    # collides with an existing member and must still be stored as a member of its own.
+    start = redis_now(client) + 500_000
+    taken = {str(start + offset): start + offset for offset in range(100_000)}
+    client.zadd(key, taken)
+    while redis_now(client) < start:
+        pass
+    assert gate.check(post(), 0) is None
+    if redis_now(client) < start + 100_000:  # the check ran inside the stretch
+        suffixed = [m for m in cast("list[str]", client.zrange(key, 0, -1)) if "-" in m]
+        assert len(suffixed) == 1
+    assert client.zcard(key) == 100_002
+
+
+def test_wrong_type_key_follows_the_failure_policy(
+    bind: Any, client: redis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    open_gate = bind(limit=2, window=60)
+    assert open_gate.check(post(), 0) is None
+    (key,) = throttle_keys(client)
+    client.delete(key)
+    client.set(key, "not a sorted set")
+    closed_gate = bind(limit=2, window=60, fail_open=False)
+    with caplog.at_level(logging.WARNING, logger="wsgi_analytics"):
+        assert open_gate.check(post(), 0) is None
+        refused = closed_gate.check(post(), 0)
+    assert refused is not None
+    assert refused.status == 503
+    assert "WRONGTYPE" in caplog.text
+
+
+def test_async_gate(recorder: Recorder, throttles: list[Throttle]) -> None:
+    throttle = Throttle(limit=5, window=3600)
+    throttles.append(throttle)
+    gate = throttle.bind_async(recorder, None)
+
+    async def six() -> list[Refusal | None]:
+        return [await gate.check(post(), 0) for _ in range(6)]
+
+    outcomes = asyncio.run(six())
+    assert outcomes[:5] == [None] * 5
+    check_429(outcomes[5], limit=5, window=3600)
+    # Another loop (test clients make one per request): the gate makes a client there too,
+    # and the first loop's client closed with its loop (no unclosed-resource warning).
+    assert asyncio.run(six()) == outcomes[5:] * 6
+
+
+def test_async_gate_aclose(recorder: Recorder, throttles: list[Throttle]) -> None:
+    throttle = Throttle(limit=1, window=60)
+    throttles.append(throttle)
+    gate = throttle.bind_async(recorder, None)
+
+    async def run() -> list[Refusal | None]:
+        first = await gate.check(post(), 0)
+        await gate.aclose()
+        second = await gate.check(post(), 0)  # a fresh client for this loop
+        await gate.aclose()
+        return [first, second]
+
+    first, second = asyncio.run(run())
+    assert first is None
+    check_429(second, limit=1, window=60)
+
+
+def test_gate_follows_a_recorder_given_a_client(
+    redis_url: str, client: redis.Redis, throttles: list[Throttle]
+) -> None:
+    given = redis.Redis.from_url(redis_url, decode_responses=True, socket_timeout=30)
+    recorder = Recorder(client=given)
+    throttle = Throttle(limit=1, window=60)
+    throttles.append(throttle)
+    try:
+        gate = throttle.bind_sync(recorder, None)
+        assert gate.check(post(), 0) is None
+        agate = throttle.bind_async(recorder, None)
+        check_429(asyncio.run(agate.check(post(), 0)), limit=1, window=60)
+        assert len(throttle_keys(client)) == 1
+    finally:
+        recorder.close()
+        throttle.close()
+        assert given.ping()  # not ours: left open
+        given.close()
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        pytest.param({"limit": 0}, id="limit 0"),
+        pytest.param({"limit": 2.5}, id="fractional limit"),
+        pytest.param({"window": 0}, id="window 0"),
+        pytest.param({"name": "has space"}, id="bad name"),
+        pytest.param({"rules": [Rule(1, 1, name="default")]}, id="duplicate name"),
+        pytest.param({"rules": [Rule(1, 1, path="login", name="x")]}, id="relative path"),
+        pytest.param({"methods": ()}, id="no methods"),
+        pytest.param({"timeout": 0}, id="timeout 0"),
+        pytest.param({"ipv6_prefix": 8}, id="ipv6 prefix too wide"),
+    ],
+)
+def test_invalid_options(options: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match=r"."):
+        Throttle(**options)
+
+
+RULES = [Rule(5, 3600), Rule(2, 90.5, path="/login", name="login")]
+
+
+@pytest.mark.parametrize(
+    ("reply", "retry", "state"),
+    [
+        pytest.param([0, 0, 1_000_001, 1, 7], 2, '"default";r=0;t=2', id="default spent"),
+        pytest.param([0, 3, 9_000_000, 0, 80_000_000], 80, '"login";r=0;t=80', id="login spent"),
+        pytest.param(
+            [0, 0, 500, 0, 30_000_000],
+            30,
+            '"default";r=0;t=1, "login";r=0;t=30',
+            id="both: the later wins",
+        ),
+    ],
+)
+def test_refusal_headers(reply: list[int], retry: int, state: str) -> None:
+    refused = refusal(RULES, parse_reply(reply, RULES))
+    assert header(refused, "Retry-After") == str(retry)
+    assert header(refused, "RateLimit") == state
+    assert header(refused, "RateLimit-Policy") == '"default";q=5;w=3600, "login";q=2;w=91'
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        pytest.param(None, id="nil"),
+        pytest.param([1, 2], id="short"),
+        pytest.param([1, 2, 3, 4, 5, 6], id="long"),
+        pytest.param([1, b"x", 3, 4, 5], id="not a number"),
+    ],
+)
+def test_malformed_reply(reply: object) -> None:
+    with pytest.raises(ValueError, match=r"."):
+        parse_reply(reply, RULES)
+
+
+def test_decision_round_trip() -> None:
+    assert parse_reply([1, 4, 10, 1, 20], RULES) == Decision(True, (4, 1), (10, 20))
