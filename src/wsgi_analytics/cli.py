@@ -1,0 +1,190 @@
+"""The ``wsgi-analytics`` command: ``report``, ``dashboard`` and ``demo``.
+
+Exit codes: 0 success, 1 a runtime problem (Redis unreachable, nothing recorded under the
+prefix, port in use), 2 a usage problem (bad option, bad URL or prefix), 130 interrupted. Every
+problem is one line on stderr, never a traceback (set ``WSGI_ANALYTICS_DEBUG=1`` to see one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import sys
+from collections.abc import Sequence
+
+import redis
+
+from . import _redis
+from .report import render
+from .stats import Stats
+
+__all__ = ["CommandError", "main"]
+
+LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+
+class CommandError(Exception):
+    """A problem to report in one line, with the exit code to use."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _days(text: str) -> int:
+    try:
+        days = int(text)
+    except ValueError:
+        days = 0
+    if days < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive number of days, got {text!r}")
+    return days
+
+
+def _limit(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 1000:
+        raise argparse.ArgumentTypeError(f"expected a limit from 1 to 1000, got {text!r}")
+    return int(text)
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port from 1 to 65535, got {text!r}")
+    return int(text)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="wsgi-analytics", description="Read and show the web analytics counted in Redis."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--redis-url",
+        help="Redis URL (default: $WSGI_ANALYTICS_REDIS_URL, $REDIS_URL, redis://localhost:6379/0)",
+    )
+
+    report = commands.add_parser("report", parents=[common], help="print the numbers")
+    report.add_argument("--prefix", default="analytics", help="key prefix (default: analytics)")
+    span = report.add_mutually_exclusive_group()
+    span.add_argument("--days", type=_days, default=1, help="1 = today (UTC, the default)")
+    span.add_argument("--all", dest="days", action="store_const", const=None, help="all time")
+    report.add_argument("--limit", type=_limit, default=10, help="rows per table (default 10)")
+    report.add_argument("--json", action="store_true", help="one JSON document (schema 1)")
+    report.set_defaults(handler=_report)
+
+    board = commands.add_parser("dashboard", parents=[common], help="serve the web dashboard")
+    board.add_argument("--prefix", default="analytics", help="key prefix (default: analytics)")
+    board.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    board.add_argument("--port", type=_port, default=8050, help="port (default 8050)")
+    board.add_argument(
+        "--token",
+        default=os.environ.get("WSGI_ANALYTICS_DASHBOARD_TOKEN"),
+        help="bearer token for non-local requests ($WSGI_ANALYTICS_DASHBOARD_TOKEN)",
+    )
+    board.add_argument("--username", help="HTTP basic user name for non-local requests")
+    board.add_argument(
+        "--password",
+        default=os.environ.get("WSGI_ANALYTICS_DASHBOARD_PASSWORD"),
+        help="HTTP basic password ($WSGI_ANALYTICS_DASHBOARD_PASSWORD)",
+    )
+    board.set_defaults(handler=_dashboard)
+
+    demo = commands.add_parser(
+        "demo", parents=[common], help="sample site + traffic + report + dashboard"
+    )
+    demo.add_argument("--requests", type=_days, default=3000, help="requests to send (3000)")
+    demo.add_argument("--seed", type=int, default=2026, help="random seed of the traffic")
+    demo.add_argument("--port", type=_port, default=8050, help="dashboard port (default 8050)")
+    demo.add_argument(
+        "--no-serve", dest="serve", action="store_false", help="stop after the report"
+    )
+    demo.set_defaults(handler=_demo)
+    return parser
+
+
+def open_stats(url: str | None, prefix: str) -> Stats:
+    """A `Stats` on a server that answers, or a `CommandError` saying what is wrong."""
+    try:
+        stats = Stats(url, prefix=prefix)
+    except ValueError as error:
+        raise CommandError(str(error), code=2) from None
+    try:
+        stats.client.ping()
+    except BaseException:
+        stats.close()
+        raise
+    return stats
+
+
+def _report(args: argparse.Namespace) -> int:
+    where = _redis.describe(_redis.resolve_url(args.redis_url))
+    with open_stats(args.redis_url, args.prefix) as stats:
+        if not stats.exists():
+            raise CommandError(
+                f"nothing recorded under prefix {args.prefix!r} at {where} "
+                "(check --prefix and --redis-url)"
+            )
+        snapshot = stats.snapshot(days=args.days, limit=args.limit, dimensions=stats.dimensions())
+    if args.json:
+        print(json.dumps(snapshot.to_json(), indent=2, ensure_ascii=False))
+    else:
+        sys.stdout.write(render(snapshot, where))
+    return 0
+
+
+def _dashboard(args: argparse.Namespace) -> int:
+    from .dashboard import app
+    from .dashboard.server import serve
+
+    if bool(args.username) != bool(args.password):
+        raise CommandError("--username and --password go together", code=2)
+    token = args.token
+    if args.host not in LOOPBACK and not token and not args.password:
+        # Never an open analytics page by accident: a public bind gets a fresh secret.
+        token = secrets.token_urlsafe(24)
+        print(f"no --token or --password given: generated token {token}", file=sys.stderr)
+    with open_stats(args.redis_url, args.prefix) as stats:
+        page = app(
+            client=stats.client,
+            prefix=args.prefix,
+            token=token,
+            username=args.username,
+            password=args.password,
+        )
+        serve(page, args.host, args.port, token=token)
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .demo import run
+
+    return run(redis_url=args.redis_url, requests=args.requests, seed=args.seed,
+               port=args.port, serve=args.serve)  # fmt: skip
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except CommandError as error:
+        return _fail(str(error), error.code)
+    except (redis.ConnectionError, redis.TimeoutError) as error:
+        where = _redis.describe(_redis.resolve_url(args.redis_url))
+        return _fail(f"cannot reach Redis at {where}: {error}")
+    except redis.RedisError as error:
+        return _fail(f"Redis error: {error}")
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:
+        if os.environ.get("WSGI_ANALYTICS_DEBUG"):
+            raise
+        return _fail(f"unexpected error ({type(error).__name__}): {error}")
+
+
+def _fail(message: str, code: int = 1) -> int:
+    print(f"wsgi-analytics: {' '.join(message.split())}", file=sys.stderr)
+    return code

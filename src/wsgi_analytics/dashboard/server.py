@@ -1,0 +1,46 @@
+"""Serving an ASGI app with uvicorn from the command line, until Ctrl-C."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import sys
+
+import uvicorn
+from starlette.types import ASGIApp
+
+__all__ = ["check_port", "serve", "url_for"]
+
+
+def url_for(host: str, port: int) -> str:
+    """The URL to print for a bind address (an "any" address is shown as loopback)."""
+    try:
+        unspecified = ipaddress.ip_address(host).is_unspecified
+    except ValueError:
+        unspecified = not host
+    shown = "127.0.0.1" if unspecified else host
+    return f"http://[{shown}]:{port}/" if ":" in shown else f"http://{shown}:{port}/"
+
+
+def check_port(host: str, port: int) -> None:
+    """Fail early, in one line, when the port is taken (uvicorn would log and exit)."""
+    from ..cli import CommandError
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise CommandError(
+                f"cannot listen on {host}:{port} ({error.strerror}); pick another --port"
+            ) from None
+
+
+def serve(app: ASGIApp, host: str, port: int, *, token: str | None = None) -> None:
+    """Run ``app`` on ``host:port`` and print its URL; returns after Ctrl-C."""
+    check_port(host, port)
+    link = url_for(host, port) + (f"?token={token}" if token else "")
+    print(f"dashboard: {link}  (Ctrl-C to stop)", file=sys.stderr, flush=True)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+    uvicorn.Server(config).run()

@@ -1,0 +1,65 @@
+"""Simulated past days for the demo, so that the 7- and 30-day views have a shape to show.
+
+Each past day gets its own batch of planned visits, answered by the sample site's pure `route`
+and counted by the same pure `increments` the recorder uses, at hours that follow a daily
+rhythm; the counts are written with the recorder's key layout and expiry. Today is never
+touched: today's numbers are exactly what the demo sent through the middleware.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import Counter
+
+from .. import _redis
+from ..agents import default_classifier
+from ..counting import Event, Keys, increments, page_view, today
+from ..facts import from_environ
+from .site import route
+from .traffic import environ, plan
+
+__all__ = ["backfill"]
+
+RETENTION_DAYS = 90
+# Share of a day's traffic by UTC hour: quiet nights, a morning climb, an evening peak.
+_RHYTHM = [0.25 + math.sin(math.pi * max(0.0, (h - 5) / 19)) ** 2 for h in range(24)]
+
+
+def backfill(client: _redis.Client, prefix: str, days: int, per_day: int, seed: int) -> int:
+    """Write ``days`` simulated days before today (about ``per_day`` requests each); returns
+    the number of simulated requests."""
+    keys, classify, rnd = Keys(prefix), default_classifier(), random.Random(seed)
+    first = today()
+    sent = 0
+    for offset in range(1, days + 1):
+        day = first - offset
+        weekend = day % 7 in (2, 3)  # day 0 (1970-01-01) was a Thursday
+        growth = 1.0 - offset / (days * 2.2)
+        volume = int(per_day * growth * (0.62 if weekend else 1.0) * rnd.uniform(0.85, 1.15))
+        counts: Counter[tuple[str, str]] = Counter()
+        visitors: set[str] = set()
+        for visit in plan(volume, seed + offset):
+            facts = from_environ(environ(visit))
+            status = int(route(visit.method, visit.path)[0][:3])
+            hour = day * 24 + rnd.choices(range(24), _RHYTHM)[0]
+            agent = classify(facts.user_agent, facts.ch_platform, facts.ch_mobile)
+            counts.update(increments(Event(hour, facts, status, False, 0), agent))
+            if page_view(facts, status, agent):
+                visitors.add(f"{offset}:{visit.client}:{visit.agent}")
+        pipe = client.pipeline(transaction=False)
+        expiring: set[str] = set()
+        for (dimension, member), amount in counts.items():
+            for key in keys.targets(dimension, day):
+                pipe.zincrby(key, amount, member)
+                if not key.endswith(":all"):
+                    expiring.add(key)
+        if visitors:
+            pipe.pfadd(keys.uniques(day), *visitors)
+            pipe.pfadd(keys.uniques(None), *visitors)
+            expiring.add(keys.uniques(day))
+        for key in expiring:
+            pipe.expireat(key, (day + 1 + RETENTION_DAYS) * 86400)
+        pipe.execute()
+        sent += volume
+    return sent

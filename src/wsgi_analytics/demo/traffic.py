@@ -1,0 +1,164 @@
+"""Realistic demo traffic: visitors with weighted user agents, sessions that enter from search
+engines and social sites and click around, a crawler or two, scanners probing for 404s and a
+spammer hammering the contact form. Deterministic for a given seed."""
+
+from __future__ import annotations
+
+import io
+import random
+import sys
+from collections.abc import Callable, Iterable
+from importlib.resources import files
+from typing import Any, NamedTuple
+
+from ..agents import default_classifier
+from .site import POSTS
+
+__all__ = ["HOST", "Visit", "agents", "drive", "plan"]
+
+HOST = "demo.example"
+_SOURCES = (
+    (30, ""),
+    (24, "https://www.google.com/"),
+    (6, "https://duckduckgo.com/"),
+    (4, "https://www.bing.com/search?q=wsgi+analytics"),
+    (9, "https://news.ycombinator.com/item?id=42424242"),
+    (6, "https://www.reddit.com/r/Python/comments/abc/"),
+    (4, "https://t.co/x2Yz"),
+    (5, "https://github.com/example/wsgi-analytics"),
+    (2, "https://lobste.rs/s/abcd/"),
+)
+_SCANS = ("/wp-login.php", "/.env", "/xmlrpc.php", "/admin/", "/.git/config", "/phpmyadmin/")
+_TYPOS = ("/blog/hello-wrld/", "/old-blog/", "/about-us/", "/feed.xml", "/favicon.ico")
+
+
+class Visit(NamedTuple):
+    """One request to send."""
+
+    method: str
+    path: str
+    referrer: str
+    agent: str
+    client: str
+
+
+def agents() -> list[tuple[int, str]]:
+    """(weight, user agent) from the packaged traffic mix."""
+    text = files("wsgi_analytics").joinpath("data/user-agents.tsv").read_text(encoding="utf-8")
+    rows = []
+    for line in text.splitlines():
+        weight, _, agent = line.partition("\t")
+        if weight.isdigit() and agent:
+            rows.append((int(weight), agent))
+    return rows
+
+
+def _address(rnd: random.Random, index: int) -> str:
+    if index % 7 == 3:
+        # IPv6 clients each in a /64 of their own: the throttle groups a /64 as one client.
+        return f"2001:db8:{index:x}:{rnd.randrange(1 << 16):x}::{rnd.randrange(1, 1 << 16):x}"
+    return ".".join(str(n) for n in (rnd.randint(11, 223), *rnd.choices(range(256), k=3)))
+
+
+def _post(rnd: random.Random) -> str:
+    weights = [1.0 / (rank + 1) ** 1.1 for rank in range(len(POSTS))]  # Zipf-ish popularity
+    return f"/blog/{rnd.choices(POSTS, weights)[0]}/"
+
+
+def _entry(rnd: random.Random) -> str:
+    return rnd.choices(["/", _post(rnd), "/about", "/blog/", "/contact"], [30, 55, 5, 8, 2])[0]
+
+
+def plan(requests: int, seed: int) -> list[Visit]:
+    """``requests`` visits, in order."""
+    rnd = random.Random(seed)
+    mix = agents()
+    classify = default_classifier()
+    humans = [(w, a) for w, a in mix if classify(a, "", "").bot is None]
+    people = [
+        (_address(rnd, i), rnd.choices([a for _, a in humans], [w for w, _ in humans])[0])
+        for i in range(max(8, requests // 5))
+    ]
+    activity = [1.0 / (rank + 1) ** 0.6 for rank in range(len(people))]
+    weights, uas = [w for w, _ in mix], [a for _, a in mix]
+    visits: list[Visit] = []
+    spammer = (_address(rnd, 1), people[0][1])
+    while len(visits) < requests:
+        roll = rnd.random()
+        if roll < 0.06:  # a scanner or a stale link
+            path = rnd.choice(_SCANS if rnd.random() < 0.6 else _TYPOS)
+            visits.append(Visit("GET", path, "", rnd.choices(uas, weights)[0], _address(rnd, 0)))
+            continue
+        if roll < 0.08:  # the spammer: more POSTs than the throttle allows
+            visits.append(Visit("POST", "/contact", "", spammer[1], spammer[0]))
+            continue
+        client, agent = rnd.choices(people, activity)[0]
+        if roll < 0.18:  # anything from the mix, bots included, crawling without a referrer
+            agent = rnd.choices(uas, weights)[0]
+        path, referrer = (
+            _entry(rnd),
+            rnd.choices([s for _, s in _SOURCES], [w for w, _ in _SOURCES])[0],
+        )
+        for _ in range(rnd.choice([1, 1, 2, 2, 3, 4])):
+            visits.append(Visit("GET", path, referrer, agent, client))
+            if path == "/about":  # the browser follows the redirect
+                visits.append(Visit("GET", "/about/", referrer, agent, client))
+            elif path == "/contact" and rnd.random() < 0.4:
+                visits.append(Visit("POST", "/contact", f"https://{HOST}/contact", agent, client))
+            referrer = f"https://{HOST}{path}"
+            path = rnd.choice(["/", _post(rnd), _post(rnd), "/blog/", "/about/", "/contact"])
+    return visits[:requests]
+
+
+def environ(visit: Visit) -> dict[str, Any]:
+    """A WSGI environ as a server would build it for ``visit``."""
+    body = b"m=Buy+cheap+watches" if visit.method == "POST" else b""
+    env: dict[str, Any] = {
+        "REQUEST_METHOD": visit.method,
+        "SCRIPT_NAME": "",
+        "PATH_INFO": visit.path,
+        "QUERY_STRING": "",
+        "SERVER_NAME": HOST,
+        "SERVER_PORT": "443",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": visit.client,
+        "HTTP_HOST": HOST,
+        "HTTP_USER_AGENT": visit.agent,
+        "CONTENT_LENGTH": str(len(body)) if body else "",
+        "CONTENT_TYPE": "application/x-www-form-urlencoded" if body else "",
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": "https",
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+    }
+    if visit.referrer:
+        env["HTTP_REFERER"] = visit.referrer
+    return env
+
+
+def drive(
+    app: Callable[..., Iterable[bytes]],
+    visits: list[Visit],
+    progress: Callable[[int], None] = lambda done: None,
+) -> list[int]:
+    """Send every visit through the WSGI ``app`` in-process; the status codes it answered."""
+    statuses: list[int] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        statuses.append(int(status[:3]))
+        return lambda data: None
+
+    for done, visit in enumerate(visits, 1):
+        body = app(environ(visit), start_response)
+        try:
+            for _ in body:
+                pass
+        finally:
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()  # the middleware counts the request when its body is closed
+        progress(done)
+    return statuses
