@@ -40,8 +40,9 @@ def _x_label(label: str, unit: str) -> str:
     return f"{_MONTHS[int(label[5:7]) - 1]} {int(label[8:10])}"
 
 
-def chart(series: Series) -> str:
-    """The ``<svg>`` element for a series (an empty series draws an empty frame)."""
+def chart(series: Series, slots: int = 0) -> str:
+    """The ``<svg>`` element for a series (an empty series draws an empty frame). ``slots``
+    widens the x axis beyond the points: today's chart keeps room for the hours to come."""
     points = series.points
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     peak, step = _nice_ceiling(max((n for _, n in points), default=0))
@@ -62,23 +63,32 @@ def chart(series: Series) -> str:
             "no page views in this range yet</text></svg>"
         )
         return "".join(parts)
-    slot = plot_w / len(points)
+    slots = max(slots, len(points))
+    slot = plot_w / slots
     gap = min(slot * 0.2, 4.0) if slot > 3 else 0.0
-    every = max(1, math.ceil(len(points) / 12))
+    every = max(1, math.ceil(slots / 12))
     for index, (label, count) in enumerate(points):
         x = LEFT + index * slot
         h = plot_h * count / peak
         y = TOP + plot_h - h
         what = escape(f"{label.replace('T', ' ')}{':00' if series.unit == 'hour' else ''}")
-        parts.append(
-            f'<rect class="bar" x="{x + gap / 2:.2f}" y="{y:.2f}" width="{slot - gap:.2f}" '
-            f'height="{max(h, 0.0):.2f}"><title>{what}: {count:,} page views</title></rect>'
-        )
+        if count:
+            parts.append(
+                f'<rect class="bar" x="{x + gap / 2:.2f}" y="{y:.2f}" width="{slot - gap:.2f}" '
+                f'height="{max(h, 0.0):.2f}"><title>{what}: {count:,} page views</title></rect>'
+            )
         if index % every == 0:
             parts.append(
                 f'<text class="axis" x="{x + slot / 2:.1f}" y="{HEIGHT - 10}" '
                 f'text-anchor="middle">{escape(_x_label(label, series.unit))}</text>'
             )
+    if series.unit == "hour":  # the hours to come (today's chart): labels only
+        parts.extend(
+            f'<text class="axis" x="{LEFT + (index + 0.5) * slot:.1f}" y="{HEIGHT - 10}" '
+            f'text-anchor="middle">{index % 24:02d}:00</text>'
+            for index in range(len(points), slots)
+            if index % every == 0
+        )
     parts.append(
         f'<line class="baseline" x1="{LEFT}" x2="{WIDTH - RIGHT}" '
         f'y1="{TOP + plot_h}" y2="{TOP + plot_h}"/></svg>'

@@ -89,6 +89,7 @@ def page(snapshot: Snapshot, *, base: str, selected: str, token: str | None) -> 
         if name in snapshot.tables
     ]
     per = "hour" if snapshot.series.unit == "hour" else "day"
+    graph = chart(snapshot.series, 24 if snapshot.days == 1 else 0)
     tables = "".join(_table(name, table) for name, table in snapshot.tables.items())
     api = _link(f"{base.rstrip('/')}/api.json", {"days": selected, **keep})
     return (
@@ -101,7 +102,7 @@ def page(snapshot: Snapshot, *, base: str, selected: str, token: str | None) -> 
         f'<p class="span">{escape(snapshot.label.capitalize())} · {escape(span)} (UTC)</p>'
         f'<section class="cards">{"".join(cards)}</section>'
         f'<section class="panel"><h2>Page views per {per}<span class="meta">'
-        f"{snapshot.page_views:,} in all</span></h2>{chart(snapshot.series)}</section>"
+        f"{snapshot.page_views:,} in all</span></h2>{graph}</section>"
         f'<section class="tables">{tables}</section></main>'
         f"<footer>Generated {escape(snapshot.generated_at)} · "
         f'<a href="{api}">JSON</a></footer></body></html>'

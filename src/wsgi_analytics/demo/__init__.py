@@ -136,7 +136,7 @@ def run(*, redis_url: str | None, requests: int, seed: int, port: int, serve: bo
         _say(f"Sending {requests:,} requests to the sample site through WSGIAnalytics...")
         statuses = drive(app, visits, _progress(requests))
         recorder.flush()
-        past = backfill(client, PREFIX, HISTORY_DAYS, per_day=max(200, requests // 2), seed=seed)
+        past = backfill(client, PREFIX, HISTORY_DAYS, per_day=max(200, requests), seed=seed)
         _say(f"Also wrote {HISTORY_DAYS} simulated past days ({past:,} requests) for the charts.")
         sent = tally(visits, statuses)
         print(

@@ -82,15 +82,13 @@ def plan(requests: int, seed: int) -> list[Visit]:
     activity = [1.0 / (rank + 1) ** 0.6 for rank in range(len(people))]
     weights, uas = [w for w, _ in mix], [a for _, a in mix]
     visits: list[Visit] = []
-    spammer = (_address(rnd, 1), people[0][1])
-    while len(visits) < requests:
+    # The spammer: more POSTs to the contact form than the throttle allows.
+    spam = min(requests // 2, max(8, requests // 40))
+    while len(visits) < requests - spam:
         roll = rnd.random()
         if roll < 0.06:  # a scanner or a stale link
             path = rnd.choice(_SCANS if rnd.random() < 0.6 else _TYPOS)
             visits.append(Visit("GET", path, "", rnd.choices(uas, weights)[0], _address(rnd, 0)))
-            continue
-        if roll < 0.08:  # the spammer: more POSTs than the throttle allows
-            visits.append(Visit("POST", "/contact", "", spammer[1], spammer[0]))
             continue
         client, agent = rnd.choices(people, activity)[0]
         if roll < 0.18:  # anything from the mix, bots included, crawling without a referrer
@@ -107,7 +105,11 @@ def plan(requests: int, seed: int) -> list[Visit]:
                 visits.append(Visit("POST", "/contact", f"https://{HOST}/contact", agent, client))
             referrer = f"https://{HOST}{path}"
             path = rnd.choice(["/", _post(rnd), _post(rnd), "/blog/", "/about/", "/contact"])
-    return visits[:requests]
+    visits = visits[: requests - spam]
+    spammer = Visit("POST", "/contact", "", people[0][1], _address(rnd, 1))
+    for _ in range(spam):
+        visits.insert(rnd.randrange(len(visits) + 1), spammer)
+    return visits
 
 
 def environ(visit: Visit) -> dict[str, Any]:

@@ -1,0 +1,334 @@
+"""The command line against a real server: report text and JSON with exact numbers, one-line
+errors with their exit codes, and the demo's counts matching what it sent."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+import redis
+
+from wsgi_analytics.cli import main
+from wsgi_analytics.embedded import free_port
+from wsgi_analytics.facts import from_environ
+from wsgi_analytics.recorder import Recorder
+from wsgi_analytics.stats import Stats
+
+FIREFOX = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0"
+IPHONE = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1"
+)
+
+
+def request(
+    recorder: Recorder, path: str, agent: str = FIREFOX, status: int = 200, referrer: str = ""
+) -> None:
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": path,
+        "HTTP_HOST": "example.org",
+        "HTTP_USER_AGENT": agent,
+        "HTTP_REFERER": referrer,
+        "REMOTE_ADDR": "198.51.100.7",
+    }
+    recorder.record(from_environ(environ), status)
+
+
+@pytest.fixture
+def recorded(client: redis.Redis, redis_url: str) -> str:
+    """Today: 3x /, 1x /about/ (from an iPhone, via Google), a 404, a curl request."""
+    recorder = Recorder(redis_url)
+    for _ in range(3):
+        request(recorder, "/")
+    request(recorder, "/about/", agent=IPHONE, referrer="https://www.google.com/search")
+    request(recorder, "/missing", status=404)
+    request(recorder, "/", agent="curl/8.5.0")
+    recorder.close()
+    return redis_url
+
+
+def lines_of(text: str) -> list[str]:
+    return [" ".join(line.split()) for line in text.splitlines()]
+
+
+def test_report_text(recorded: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", "--redis-url", recorded]) == 0
+    out = capsys.readouterr().out
+    lines = lines_of(out)
+    assert "page views 4" in lines
+    assert "uniques 2 (approximate)" in lines
+    assert "/ 3 75.0% ████████████████" in lines
+    assert "/about/ 1 25.0% █████" in lines
+    assert "google.com 1 25.0% █████" in lines
+    assert "(direct) 3 75.0% ████████████████" in lines
+    assert "Mobile Safari 1 25.0% █████" in lines
+    assert "mobile 1 25.0% █████" in lines
+    assert "curl 1 100.0% ████████████████" in lines
+    assert "/missing 1 100.0% ████████████████" in lines
+    assert "200 5 83.3% ████████████████" in lines
+    assert "404 1 16.7% ███" in lines
+    titles = [line for line in out.splitlines() if line and not line.startswith(" ")]
+    assert [t.split("  ")[0] for t in titles[1:]] == [
+        "Pages",
+        "Referrers",
+        "Browsers",
+        "Platforms",
+        "Devices",
+        "Bots",
+        "Not found (404)",
+        "Status codes",
+        "Refused by the throttle (429)",
+    ]
+
+
+def test_report_columns_are_aligned(recorded: str, capsys: pytest.CaptureFixture[str]) -> None:
+    main(["report", "--redis-url", recorded])
+    rows = [line for line in capsys.readouterr().out.splitlines() if "%" in line]
+    assert len({line.index("%") for line in rows}) == 1
+
+
+def test_report_limit_shows_the_rest(recorded: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", "--redis-url", recorded, "--limit", "1"]) == 0
+    assert "(1 more) 1" in lines_of(capsys.readouterr().out)
+
+
+def test_report_json(recorded: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", "--redis-url", recorded, "--json", "--days", "7"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert set(document) == {
+        "schema",
+        "prefix",
+        "days",
+        "first",
+        "last",
+        "generated_at",
+        "page_views",
+        "uniques",
+        "series",
+        "dimensions",
+    }
+    assert (document["schema"], document["days"], document["prefix"]) == (1, 7, "analytics")
+    assert (document["page_views"], document["uniques"]) == (4, 2)
+    assert document["series"]["unit"] == "day"
+    assert len(document["series"]["points"]) == 7
+    assert document["series"]["points"][-1]["count"] == 4
+    paths = document["dimensions"]["paths"]
+    assert paths == {
+        "total": 4,
+        "distinct": 2,
+        "rows": [
+            {"member": "/", "count": 3, "share": 0.75},
+            {"member": "/about/", "count": 1, "share": 0.25},
+        ],
+    }
+    assert document["dimensions"]["statuses"]["rows"] == [
+        {"member": "200", "count": 5, "share": 0.8333},
+        {"member": "404", "count": 1, "share": 0.1667},
+    ]
+    assert document["dimensions"]["throttled"] == {"total": 0, "distinct": 0, "rows": []}
+
+
+def test_report_all_time(recorded: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", "--redis-url", recorded, "--all", "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["days"] is None
+    assert document["page_views"] == 4
+
+
+def test_report_shows_custom_dimensions(recorded: str, capsys: pytest.CaptureFixture[str]) -> None:
+    recorder = Recorder(recorded)
+    recorder.track("signups", "newsletter", 2)
+    recorder.close()
+    assert main(["report", "--redis-url", recorded]) == 0
+    assert "newsletter 2 100.0% ████████████████" in lines_of(capsys.readouterr().out)
+
+
+def test_report_escapes_control_characters(
+    client: redis.Redis, redis_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    recorder = Recorder(redis_url)
+    request(recorder, "/\x1b[2Jgotcha")
+    recorder.close()
+    assert main(["report", "--redis-url", redis_url]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out
+    assert "/\\x1b[2Jgotcha" in out
+
+
+def closed_port_url() -> str:
+    return f"redis://127.0.0.1:{free_port()}/0"
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "message"),
+    [
+        pytest.param(
+            ["report", "--redis-url", closed_port_url()],
+            1,
+            r"^wsgi-analytics: cannot reach Redis at redis://127\.0\.0\.1:\d+/0: .*refused",
+            id="unreachable",
+        ),
+        pytest.param(
+            ["report", "--redis-url", "http://localhost:6379"],
+            2,
+            r"^wsgi-analytics: unknown Redis URL scheme 'http'",
+            id="bad scheme",
+        ),
+        pytest.param(
+            ["report", "--redis-url", "redis://localhost:notaport/0"],
+            2,
+            r"^wsgi-analytics: Port could not be cast to integer",
+            id="bad port",
+        ),
+        pytest.param(
+            ["report", "--redis-url", "redis://:secret@127.0.0.1:1/0"],
+            1,
+            r"^wsgi-analytics: cannot reach Redis at redis://\*\*\*@127\.0\.0\.1:1/0",
+            id="password hidden",
+        ),
+        pytest.param(
+            ["dashboard", "--redis-url", closed_port_url()],
+            1,
+            r"^wsgi-analytics: cannot reach Redis",
+            id="dashboard unreachable",
+        ),
+    ],
+)
+def test_errors_are_one_line(
+    argv: list[str], code: int, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == code
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert len(captured.err.splitlines()) == 1
+    assert re.search(message, captured.err)
+
+
+@pytest.mark.parametrize(
+    ("extra", "code", "message"),
+    [
+        pytest.param(
+            ["--prefix", "nobody"],
+            1,
+            r"^wsgi-analytics: nothing recorded under prefix 'nobody' at redis://",
+            id="unknown prefix",
+        ),
+        pytest.param(
+            ["--prefix", "bad prefix"], 2, r"^wsgi-analytics: invalid prefix", id="bad prefix"
+        ),
+    ],
+)
+def test_prefix_errors(
+    recorded: str, extra: list[str], code: int, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["report", "--redis-url", recorded, *extra]) == code
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1
+    assert re.search(message, err)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        pytest.param(["report", "--days", "0"], id="days 0"),
+        pytest.param(["report", "--days", "7", "--all"], id="days and all"),
+        pytest.param(["report", "--limit", "x"], id="limit"),
+        pytest.param(["dashboard", "--port", "70000"], id="port"),
+        pytest.param([], id="no command"),
+    ],
+)
+def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_dashboard_refuses_half_credentials(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["dashboard", "--username", "admin"]) == 2
+    assert "--username and --password go together" in capsys.readouterr().err
+
+
+def test_python_dash_m(recorded: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "wsgi_analytics", "report", "--redis-url", recorded, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["page_views"] == 4
+
+
+def test_python_dash_m_error_has_no_traceback() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "wsgi_analytics", "report", "--redis-url", closed_port_url()],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert done.stderr.startswith("wsgi-analytics: cannot reach Redis")
+    assert "Traceback" not in done.stderr
+
+
+def test_demo_counts_match_what_it_sent(
+    client: redis.Redis, redis_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["demo", "--redis-url", redis_url, "--no-serve", "--requests", "500"]) == 0
+    out = capsys.readouterr().out
+    sent = re.search(
+        r"Sent 500 requests from [\d,]+ clients: ([\d,]+) page views, ([\d,]+) not found, "
+        r"([\d,]+) refused by the throttle, ([\d,]+) from bots\.",
+        out,
+    )
+    assert sent is not None, out
+    page_views, not_found, refused, bots = (int(n.replace(",", "")) for n in sent.groups())
+    printed = re.search(r"^  page views\s+([\d,]+)$", out, re.M)
+    assert printed is not None
+    assert int(printed.group(1).replace(",", "")) == page_views
+    assert "Check: the report matches the traffic sent." in out
+    # Read back independently of the demo's own check.
+    with Stats(client=client, prefix="demo") as stats:
+        snapshot = stats.snapshot(days=1)
+        assert snapshot.page_views == page_views
+        assert snapshot.tables["statuses"].total == 500
+        assert snapshot.tables["not_found"].total == not_found
+        assert snapshot.tables["throttled"].total == refused > 0
+        assert snapshot.tables["bots"].total == bots
+        assert stats.total(days=7) > page_views  # the simulated past days
+
+
+def test_demo_twice_gives_the_same_numbers(
+    client: redis.Redis, redis_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["demo", "--redis-url", redis_url, "--no-serve", "--requests", "300"]
+    assert main(argv) == 0
+    first = capsys.readouterr().out.partition("wsgi_analytics report")[0]
+    assert main(argv) == 0
+    assert capsys.readouterr().out.partition("wsgi_analytics report")[0] == first
+
+
+@pytest.mark.slow
+def test_demo_starts_an_embedded_server_when_none_is_configured() -> None:
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("WSGI_ANALYTICS_REDIS_URL", "REDIS_URL")
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "wsgi_analytics", "demo", "--no-serve", "--requests", "200"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "No Redis configured: started an embedded" in done.stderr
+    assert "Check: the report matches the traffic sent." in done.stdout
