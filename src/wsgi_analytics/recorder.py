@@ -194,16 +194,7 @@ class Recorder:
 
     def _drain(self) -> None:
         """Move queued requests into the pending counts (CPU only; runs under the flush lock)."""
-        queue, pending = self._queue, self._pending
-        while queue:
-            item = queue.popleft()
-            try:
-                if isinstance(item, Event):
-                    pending.absorb(item, self._classify)
-                else:
-                    pending.add(*item)
-            except Exception:
-                logger.exception("wsgi_analytics: could not count a request; skipped")
+        self._pending.drain(self._queue, self._classify)
 
     @property
     def dropped(self) -> int:

@@ -1,0 +1,83 @@
+"""The benchmark scripts run end to end on a tiny input (no timing is asserted anywhere), and the
+recorder's optimised batch drain counts exactly what the reference `increments` says."""
+
+from __future__ import annotations
+
+import collections
+import random
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from wsgi_analytics.agents import default_classifier
+from wsgi_analytics.counting import Event, increments, page_view
+from wsgi_analytics.facts import Facts
+from wsgi_analytics.identity import client_identity
+from wsgi_analytics.pending import Pending
+
+ROOT = Path(__file__).resolve().parent.parent
+AGENTS = [
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+    "curl/8.5.0",
+    "",
+]
+
+
+def _events(count: int, seed: int) -> list[Event]:
+    rng = random.Random(seed)
+    events = []
+    for _ in range(count):
+        facts = Facts(
+            method=rng.choice(["GET", "GET", "GET", "POST", "HEAD"]),
+            path=rng.choice(["/", "/a/", "/b/", "/c/d"]),
+            host="example.com",
+            referrer=rng.choice(["", "https://www.google.com/", "https://example.com/x", "junk"]),
+            user_agent=rng.choice(AGENTS),
+            client=rng.choice(["198.51.100.7", "203.0.113.9", "2001:db8::1", None]),
+            forwarded_for=rng.choice(["", "192.0.2.1", "192.0.2.1, 10.0.0.1"]),
+            ch_platform=rng.choice(["", '"Windows"']),
+            ch_mobile=rng.choice(["", "?0", "?1"]),
+        )
+        status = rng.choice([200, 200, 304, 301, 404, 500, 429])
+        events.append(
+            Event(
+                rng.choice([493_000, 493_001, 493_030]),
+                facts,
+                status,
+                status == 429,
+                rng.choice([0, 1]),
+            )
+        )
+    return events
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_batch_drain_counts_what_increments_says(seed: int) -> None:
+    classify = default_classifier()
+    events = _events(500, seed)
+    expected: collections.Counter[tuple[str, int, str]] = collections.Counter()
+    visitors: dict[int, set[str]] = {}
+    for event in events:
+        agent = classify(event.facts.user_agent, event.facts.ch_platform, event.facts.ch_mobile)
+        day = event.hour // 24
+        for dimension, member in increments(event, agent):
+            expected[dimension, day, member] += 1
+        if not event.throttled and page_view(event.facts, event.status, agent):
+            who = client_identity(
+                event.facts.client, event.facts.forwarded_for, event.trusted_proxies
+            )
+            visitors.setdefault(day, set()).add(f"{who or '-'}\n{event.facts.user_agent}")
+    queue: deque[Any] = deque(events)
+    queue.append(("signups", 5700, "pro", 3))
+    expected["signups", 5700, "pro"] += 3
+    pending = Pending(100_000)
+    pending.drain(queue, classify)
+    assert not queue
+    assert pending.counts == dict(expected)
+    assert pending.visitors == visitors
