@@ -13,9 +13,15 @@ of the app lets any client choose its own address and escape the throttle.
 from __future__ import annotations
 
 import ipaddress
+import re
 from functools import lru_cache
 
 __all__ = ["client_identity", "normalise_address"]
+
+# A plain dotted quad in canonical form is its own key: matching it costs ~0.3 µs where parsing
+# with ipaddress costs ~5 µs, and busy sites see more distinct clients than the cache holds.
+_OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_CANONICAL_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
 
 
 @lru_cache(maxsize=4096)
@@ -26,6 +32,8 @@ def normalise_address(text: str, ipv6_prefix: int = 64) -> str | None:
     unwrapped so they share the IPv4 client's bucket; other IPv6 addresses are grouped by their
     ``/ipv6_prefix`` network because one subscriber usually holds a whole /64.
     """
+    if _CANONICAL_IPV4.fullmatch(text):
+        return text
     candidate = text.strip()
     if candidate.startswith("[") and "]" in candidate:
         # "[2001:db8::1]:443" as some proxies write it
