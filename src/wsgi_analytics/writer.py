@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from typing import Any
 
 import redis
@@ -21,6 +22,10 @@ from .pending import Pending
 __all__ = ["Writer"]
 
 _CHUNK = 4096  # pending entries per pipeline, so a long outage drains in bounded batches
+_MAX_TRACKED = 10_000  # keys whose untrimmed writes are tracked; beyond it all are trimmed
+# Expiries are queued once per key, then again after this many seconds: a Redis that restarted
+# without its data gets them back on the keys it recreates.
+_EXPIRY_REFRESH = 60.0
 
 
 class Writer:
@@ -33,32 +38,65 @@ class Writer:
         self.keys = keys
         self.retention_days = retention_days
         self.max_members = max_members
+        # A key is trimmed once this process has written `trim_slack` members to it since its
+        # last trim, not on every flush: a key holds at most max_members plus the slack of each
+        # live worker, and `trim_remaining` at shutdown leaves nothing over the limit.
+        self.trim_slack = max(1, max_members // 8)
+        self._untrimmed: dict[str, int] = {}
         self._salts: dict[int, bytes] = {}
         self._expiring: set[str] = set()
+        self._expiring_since = time.monotonic()
 
     def write(self, pending: Pending) -> None:
         """Write everything pending; raises on connection errors, leaving the rest pending."""
         while pending.counts:
             chunk = pending.chunk(_CHUNK)
             pipe = self.client.pipeline(transaction=False)
-            trimmed: set[str] = set()
+            written: dict[str, int] = {}
             days: dict[str, int] = {}
             for (dimension, day, member), amount in chunk.items():
                 for key in self.keys.targets(dimension, day):
                     pipe.zincrby(key, amount, member)
                     if dimension not in DAY_ONLY and dimension not in ALL_ONLY:
-                        trimmed.add(key)
+                        written[key] = written.get(key, 0) + 1
                 if dimension not in ALL_ONLY:
                     days[self.keys.day(dimension, day)] = day
-            for key in trimmed:
+            due = self._due_for_trim(written)
+            for key in due:
                 # Keeps the top members: a scanner's million random URLs cannot grow a key.
                 pipe.zremrangebyrank(key, 0, -self.max_members - 1)
             expiring = self._expire(pipe, days)
             _execute(pipe)
+            for key in due:
+                self._untrimmed.pop(key, None)
             self._expiring.update(expiring)
             pending.forget(chunk)
         if pending.visitors:
             self._write_visitors(pending)
+
+    def _due_for_trim(self, written: dict[str, int]) -> list[str]:
+        """The keys to trim now, counting members written since each key's last trim (a
+        member counted again is harmless: it only brings the trim forward)."""
+        untrimmed, due = self._untrimmed, []
+        for key, count in written.items():
+            total = untrimmed.get(key, 0) + count
+            untrimmed[key] = total
+            if total >= self.trim_slack:
+                due.append(key)
+        if len(untrimmed) > _MAX_TRACKED:
+            due = list(untrimmed)
+        return due
+
+    def trim_remaining(self) -> None:
+        """Trim every key written since its last trim: at shutdown, so that no key stays over
+        ``max_members`` because its process left before the slack filled up."""
+        if not self._untrimmed:
+            return
+        pipe = self.client.pipeline(transaction=False)
+        for key in self._untrimmed:
+            pipe.zremrangebyrank(key, 0, -self.max_members - 1)
+        _execute(pipe)
+        self._untrimmed.clear()
 
     def _write_visitors(self, pending: Pending) -> None:
         pipe = self.client.pipeline(transaction=False)
@@ -97,8 +135,10 @@ class Writer:
     def _expire(self, pipe: Any, days: dict[str, int]) -> list[str]:
         """Queue each day key's expiry once per process (``EXPIREAT`` is idempotent, so a
         worker that repeats it after a restart does no harm); returns the keys queued."""
-        if len(self._expiring) > 10_000:
+        now = time.monotonic()
+        if len(self._expiring) > 10_000 or now - self._expiring_since >= _EXPIRY_REFRESH:
             self._expiring.clear()
+            self._expiring_since = now
         queued = [key for key in days if key not in self._expiring]
         for key in queued:
             pipe.expireat(key, (days[key] + 1 + self.retention_days) * 86400)
