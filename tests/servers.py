@@ -191,6 +191,7 @@ class Load:
     statuses: Counter[int] = field(default_factory=Counter)
     failed: int = 0
     stopping: bool = False
+    halted: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
     actions: list[tuple[int, Callable[[], None]]] = field(default_factory=list)
 
@@ -208,12 +209,21 @@ class Load:
         server.send(sig)
 
 
-def drive(port: int, requests: int, load: Load, *, threads: int = 8, path: str = "/page/") -> Load:
+def drive(
+    port: int,
+    requests: int,
+    load: Load,
+    *,
+    threads: int = 8,
+    path: str = "/page/",
+    pace: float = 0.0,
+) -> Load:
     """Send up to ``requests`` GETs (one connection each) from ``threads`` threads.
 
     Actions scheduled with `Load.after` run in the client thread that reached their mark (so
     an action may block that thread: the others keep going). A request without a response
-    counts as failed; once `Load.stop` was called, a thread ends at its first failure.
+    counts as failed; once `Load.stop` was called, a thread ends at its first failure. Setting
+    ``load.halted`` ends every thread after its current request; ``pace`` is a pause after each.
     """
     tickets = iter(range(requests))
     ticket_lock = threading.Lock()
@@ -222,7 +232,7 @@ def drive(port: int, requests: int, load: Load, *, threads: int = 8, path: str =
         while True:
             with ticket_lock:
                 number = next(tickets, None)
-            if number is None:
+            if number is None or load.halted:
                 return
             try:
                 status, body = _get(port, f"{path}{number % 10}")
@@ -241,6 +251,8 @@ def drive(port: int, requests: int, load: Load, *, threads: int = 8, path: str =
                 load.actions = [(m, a) for m, a in load.actions if answered < m]
             for action in due:
                 action()
+            if pace:
+                time.sleep(pace)
 
     pool = [threading.Thread(target=worker) for _ in range(threads)]
     for thread in pool:
