@@ -322,3 +322,17 @@ def test_reads_on_a_cluster(cluster_url: str) -> None:
         stats.client.script_flush()
         assert stats.snapshot(days=7).page_views == 3
         assert stats.exists()
+
+
+def test_past_days_are_summed_once_a_minute_today_is_live(
+    filled: Stats, client: redis.Redis
+) -> None:
+    assert dict(filled.top("paths", 10, days=7))["/old"] == 1
+    client.zincrby(KEYS.day("paths", today() - 3), 10, "/old")  # a late flush for a past day
+    client.zincrby(KEYS.day("paths", today()), 5, "/b")
+    top = dict(filled.top("paths", 10, days=7))
+    assert (top["/old"], top["/b"]) == (1, 6)  # the past from the cache, today live
+    cache = f"{{analytics:paths}}:cache:7:{day_label(today())}"
+    assert 0 < client.pttl(cache) <= 60_000
+    client.delete(cache)
+    assert dict(filled.top("paths", 10, days=7))["/old"] == 11

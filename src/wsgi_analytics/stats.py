@@ -22,41 +22,14 @@ from typing import Any
 from redis.exceptions import NoScriptError
 
 from . import _redis
+from ._topscript import TOP
 from .counting import DIMENSIONS, Keys, check_dimension, day_label, hour_label, today
 from .snapshot import Series, Snapshot, Table
 
 __all__ = ["Series", "Snapshot", "Stats", "Table"]
 
-# KEYS[1] a scratch key in the slot of KEYS[2..], the keys to add up; ARGV[1] the row limit.
-# Returns {distinct members, sum of all counts, flat member/score list of the top rows}. Ties at
-# the cut-off are exact: members of equal score sit in a sorted set in member order, so the
-# rows above the cut-off score plus the first members *at* it are the true top `limit`.
-_TOP = """
-local src = KEYS[2]
-if #KEYS > 2 then
-  redis.call('ZUNIONSTORE', KEYS[1], #KEYS - 1, unpack(KEYS, 2))
-  src = KEYS[1]
-end
-local limit = tonumber(ARGV[1])
-local distinct = redis.call('ZCARD', src)
-local all = redis.call('ZRANGE', src, 0, -1, 'WITHSCORES')
-local sum = 0
-for i = 2, #all, 2 do sum = sum + tonumber(all[i]) end
-local rows = {}
-if limit > 0 and distinct > 0 then
-  local cut = redis.call('ZREVRANGE', src, limit - 1, limit - 1, 'WITHSCORES')
-  if #cut == 0 then
-    rows = all
-  else
-    rows = redis.call('ZRANGEBYSCORE', src, '(' .. cut[2], '+inf', 'WITHSCORES')
-    local ties = redis.call('ZRANGEBYSCORE', src, cut[2], cut[2], 'WITHSCORES',
-                            'LIMIT', 0, limit - #rows / 2)
-    for i = 1, #ties do rows[#rows + 1] = ties[i] end
-  end
-end
-redis.call('DEL', KEYS[1])
-return {distinct, tostring(sum), rows}
-"""
+# Past days of a range are summed once per this many milliseconds (see `_topscript`).
+CACHE_MS = 60_000
 _EPOCH = date(1970, 1, 1).toordinal()
 
 
@@ -89,7 +62,7 @@ class Stats:
         self.prefix = prefix
         self._owns_client = client is None
         self.client: _redis.Client = client if client is not None else _redis.connect(redis_url)
-        self._top_script = self.client.register_script(_TOP)
+        self._top_script = self.client.register_script(TOP)
 
     # -- the A2 contract ----------------------------------------------------------------------
 
@@ -213,8 +186,13 @@ class Stats:
         check_dimension(dimension)
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
             raise ValueError(f"limit must be a non-negative integer, not {limit!r}")
-        scratch = f"{self.keys.tag(dimension)}:scratch:{uuid.uuid4().hex}"
-        return [scratch, *self.keys.range(dimension, _check_days(days))], [limit]
+        tag = self.keys.tag(dimension)
+        scratch = f"{tag}:scratch:{uuid.uuid4().hex}"
+        keys = self.keys.range(dimension, _check_days(days))
+        if len(keys) > 1:
+            # The past days' union, named by range and day so that it rolls over at midnight.
+            keys.insert(0, f"{tag}:cache:{len(keys)}:{day_label(today())}")
+        return [scratch, *keys], [limit, CACHE_MS]
 
     def _table_result(self, result: Any) -> Table:
         distinct, total, flat = result
@@ -248,7 +226,7 @@ class Stats:
             queue(pipe)
             results = pipe.execute(raise_on_error=False)
             if attempt == 1 and any(isinstance(result, NoScriptError) for result in results):
-                self.client.script_load(_TOP)
+                self.client.script_load(TOP)
                 continue
             for result in results:
                 if isinstance(result, Exception):
