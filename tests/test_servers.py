@@ -12,6 +12,7 @@ No server hook is configured anywhere: the recorder's ``atexit`` handler and its
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import time
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from .helpers import zscores
 from .servers import (
     Load,
     ServerProcess,
+    children,
     drive,
     gunicorn_argv,
     read_counts,
@@ -189,6 +191,43 @@ def test_gunicorn_uvicorn_worker(server_process: Start, private_server: Embedded
     assert set(load.served) & second
     assert_counted_exactly(private_server.url, load)
     no_tracebacks(server.log())
+
+
+@pytest.mark.slow
+def test_sigkill_loses_at_most_the_killed_workers_unflushed_counts(
+    server_process: Start, private_server: EmbeddedServer
+) -> None:
+    """A SIGKILLed worker loses what it counted since its last flush (at most one
+    ``flush_interval`` of its own traffic, plus whatever an outage held back): nothing it had
+    flushed, and nothing of the other workers."""
+    url = private_server.url
+    server = server_process(lambda port: gunicorn_argv(port, "-w", "4", "-k", "sync"), url)
+    server.wait_ready(workers=4)
+    load = drive(server.port, STEP, Load())
+    # The background flushers write everything within a flush interval, with no shutdown.
+    assert wait_for(
+        lambda: read_counts(url, "workers") == {str(p): n for p, n in load.served.items()}
+    )
+    flushed = dict(load.served)
+
+    drive(server.port, STEP, load)
+    victim = max(children(server.pid), key=lambda pid: load.served[pid] - flushed.get(pid, 0))
+    os.kill(victim, signal.SIGKILL)
+    drive(server.port, STEP // 2, load)  # the master replaces it; traffic goes on
+    load.stop(server)
+    assert server.wait() == 0
+    assert load.failed == 0
+
+    counted = {int(pid): n for pid, n in read_counts(url, "workers").items()}
+    others = {pid: n for pid, n in load.served.items() if pid != victim}
+    assert {pid: counted.get(pid, 0) for pid in others} == others
+    lost = load.served[victim] - counted.get(victim, 0)
+    assert 0 <= lost <= load.served[victim] - flushed.get(victim, 0)
+    statuses = sum(read_counts(url, "statuses").values())
+    # The victim's statuses may sit one flush apart from its `workers` count (track() runs in
+    # the app, the request is recorded when the body closes).
+    assert load.answered - lost - 1 <= statuses <= load.answered - lost + 1
+    assert "Traceback" not in server.log()
 
 
 def test_lifespan_shutdown_flushes_before_it_completes(redis_url: str, client: redis.Redis) -> None:
