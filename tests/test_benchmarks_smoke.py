@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 
+from wsgi_analytics import Recorder
 from wsgi_analytics.agents import default_classifier
-from wsgi_analytics.counting import Event, increments, page_view
+from wsgi_analytics.counting import Event, increments, page_view, today
 from wsgi_analytics.facts import Facts
 from wsgi_analytics.identity import client_identity
 from wsgi_analytics.pending import Pending
@@ -81,3 +83,24 @@ def test_batch_drain_counts_what_increments_says(seed: int) -> None:
     assert not queue
     assert pending.counts == dict(expected)
     assert pending.visitors == visitors
+
+
+def test_keys_are_trimmed_lazily_but_stay_bounded(redis_url: str, client: redis.Redis) -> None:
+    recorder = Recorder(redis_url, flush_interval=3600, max_members=80)
+    slack = recorder._writer.trim_slack
+    key = recorder.keys.all("paths")
+    sizes = []
+    for flush in range(40):
+        for index in range(5):
+            recorder.record(_view(f"/p{flush}-{index}/"), 200)
+        recorder.flush()
+        sizes.append(client.zcard(key))
+    recorder.close()
+    assert max(sizes) <= 80 + slack
+    assert any(size > 80 for size in sizes)  # trimmed less often than every flush
+    assert client.zcard(key) == 80  # close trims what is left
+    assert client.zcard(recorder.keys.day("paths", today())) == 80
+
+
+def _view(path: str) -> Facts:
+    return Facts("GET", path, "example.com", "", AGENTS[0], "198.51.100.7", "", "", "")

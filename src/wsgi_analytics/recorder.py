@@ -146,6 +146,7 @@ class Recorder:
             thread.join(timeout=self.flush_interval + 10.0)
         try:
             self.flush()
+            self._writer.trim_remaining()
         except Exception as error:  # a shutdown must not fail because Redis did
             lost = self._pending.total()
             logger.error("wsgi_analytics: final flush failed, %d counts lost: %s", lost, error)
