@@ -82,7 +82,7 @@ def test_report_text(recorded: str, capsys: pytest.CaptureFixture[str]) -> None:
         "Bots",
         "Not found (404)",
         "Status codes",
-        "Refused by the throttle (429)",
+        "Throttled (429)",
     ]
 
 
@@ -332,3 +332,14 @@ def test_demo_starts_an_embedded_server_when_none_is_configured() -> None:
     assert done.returncode == 0, done.stderr
     assert "No Redis configured: started an embedded" in done.stderr
     assert "Check: the report matches the traffic sent." in done.stdout
+
+
+def test_demo_leaves_other_prefixes_alone(
+    client: redis.Redis, redis_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    client.set("{demo:shop:paths}:all", "mine")
+    client.set("{analytics:paths}:all", "mine too")
+    assert main(["demo", "--redis-url", redis_url, "--no-serve", "--requests", "50"]) == 0
+    assert main(["demo", "--redis-url", redis_url, "--no-serve", "--requests", "50"]) == 0
+    assert client.get("{demo:shop:paths}:all") == "mine"
+    assert client.get("{analytics:paths}:all") == "mine too"

@@ -17,7 +17,7 @@ TITLES = {
     "bots": "Bots",
     "not_found": "Not found (404)",
     "statuses": "Status codes",
-    "throttled": "Refused by the throttle (429)",
+    "throttled": "Throttled (429)",
 }
 _WIDTH = 48  # member column; longer members are cut with an ellipsis
 _BAR = 16

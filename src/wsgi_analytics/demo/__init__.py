@@ -10,6 +10,7 @@ real Redis given with ``--redis-url`` keeps its own numbers untouched.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import threading
 from collections import Counter
@@ -83,10 +84,18 @@ def _progress(total: int) -> Callable[[int], None]:
     return show
 
 
+# Only the demo's own keys: `{demo:paths}:...`, `{demo:throttle:<hex>}...`; a prefix of the
+# user's like "demo:shop" (`{demo:shop:paths}`) does not match.
+_DEMO_KEY = re.compile(r"^\{" + PREFIX + r":(?:[a-z0-9_.-]+|throttle:[0-9a-f]+)\}")
+
+
 def _clear(client: _redis.Client) -> None:
+    """Forget an earlier run, so that the report shows this run's numbers exactly."""
     pipe = client.pipeline(transaction=False)
     for key in client.scan_iter(match=f"{{{PREFIX}:*", count=1000):
-        pipe.delete(key)
+        name = key.decode("utf-8", "replace") if isinstance(key, bytes) else str(key)
+        if _DEMO_KEY.match(name):
+            pipe.delete(key)
     pipe.execute()
 
 
