@@ -108,9 +108,11 @@ class Writer:
                 for entry in entries
             ]
             for start in range(0, len(hashed), _CHUNK):
-                part = hashed[start : start + _CHUNK]
-                pipe.pfadd(self.keys.uniques(day), *part)
-                pipe.pfadd(self.keys.uniques(None), *part)
+                pipe.pfadd(self.keys.uniques(day), *hashed[start : start + _CHUNK])
+            # The all-time HyperLogLog is the union of the days': merging the day's registers
+            # into it (one command, same hash slot) counts exactly what adding every visitor
+            # again would, without sending them twice.
+            pipe.pfmerge(self.keys.uniques(None), self.keys.uniques(day))
             expiring += self._expire(pipe, {self.keys.uniques(day): day})
         _execute(pipe)
         self._expiring.update(expiring)
