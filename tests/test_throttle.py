@@ -397,3 +397,49 @@ def test_malformed_reply(reply: object) -> None:
 
 def test_decision_round_trip() -> None:
     assert parse_reply([1, 4, 10, 1, 20], RULES) == Decision(True, (4, 1), (10, 20))
+
+
+class OddConnection(redis.connection.Connection):
+    """A connection class the throttle does not know how to copy."""
+
+
+def test_unknown_connection_class(
+    redis_url: str, client: redis.Redis, throttles: list[Throttle]
+) -> None:
+    pool = redis.ConnectionPool.from_url(redis_url, connection_class=OddConnection)
+    given = redis.Redis(connection_pool=pool)
+    recorder = Recorder(client=given)
+    throttle = Throttle(limit=1, window=60)
+    throttles.append(throttle)
+    try:
+        gate = throttle.bind_sync(recorder, None)  # shares the recorder's client
+        assert gate.check(post(), 0) is None
+        check_429(gate.check(post(), 0), limit=1, window=60)
+        with pytest.raises(ValueError, match="redis_url"):
+            throttle.bind_async(recorder, None)  # at startup, not on the first request
+        throttle.close()
+        assert given.ping()  # shared, so not closed by the throttle
+    finally:
+        recorder.close()
+        pool.disconnect()
+
+
+def test_a_bug_is_logged_not_raised(
+    bind: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    open_gate, closed_gate = bind(), bind(fail_open=False)
+
+    def broken(*args: object) -> None:
+        raise KeyError("oops")
+
+    for gate in (open_gate, closed_gate):
+        monkeypatch.setattr(gate._plan, "call", broken)
+    with caplog.at_level(logging.WARNING, logger="wsgi_analytics"):
+        assert [open_gate.check(post(), 0) for _ in range(3)] == [None] * 3
+        refused = closed_gate.check(post(), 0)
+    assert refused is not None
+    assert refused.status == 503
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1  # once, with the traceback
+    assert "KeyError" in errors[0].getMessage()
+    assert "Traceback" in errors[0].getMessage()

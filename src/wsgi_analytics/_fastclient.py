@@ -20,7 +20,7 @@ import redis.connection
 
 from . import _redis
 
-__all__ = ["async_client", "sync_client"]
+__all__ = ["async_client", "check_async_source", "sync_client"]
 
 # What identifies the server and the account; everything else (timeouts, retries, decoding,
 # redis-py internals) is ours to choose. The asyncio connection classes accept all of these.
@@ -47,7 +47,7 @@ _SETTINGS = (
 )
 _sync = redis.connection
 _async = redis.asyncio.connection
-_ASYNC_CLASSES: dict[type[Any], type[Any]] = {
+_ASYNC: dict[type[Any], type[Any]] = {
     _sync.Connection: _async.Connection,
     _sync.SSLConnection: _async.SSLConnection,
     _sync.UnixDomainSocketConnection: _async.UnixDomainSocketConnection,
@@ -89,7 +89,7 @@ def sync_client(
     if isinstance(source, redis.Redis):
         pool = source.connection_pool
         cls = pool.connection_class
-        if cls in _ASYNC_CLASSES:
+        if cls in _ASYNC:
             settings = {**_settings(pool.connection_kwargs), **_timeouts(timeout)}
             copy = redis.ConnectionPool(connection_class=cls, **settings)
             return redis.Redis.from_pool(copy), True
@@ -104,13 +104,25 @@ def sync_client(
     return source, False
 
 
+def check_async_source(source: _redis.Client, url: str | None) -> None:
+    """Raise ``ValueError`` now if `async_client` could not follow ``source`` later."""
+    if url or isinstance(source, redis.cluster.RedisCluster):
+        return
+    if isinstance(source, redis.Redis) and source.connection_pool.connection_class in _ASYNC:
+        return
+    raise ValueError(
+        "the throttle cannot copy this Redis client's settings for asyncio; "
+        "pass redis_url= to ASGIAnalytics"
+    )
+
+
 def async_client(source: _redis.Client, url: str | None, timeout: float) -> _redis.AsyncClient:
     """An asyncio client (call inside the loop that will use it); the caller closes it."""
     if url:
         return _redis.connect_async(url, **_timeouts(timeout))
     if isinstance(source, redis.Redis):
         pool = source.connection_pool
-        cls = _ASYNC_CLASSES.get(pool.connection_class)
+        cls = _ASYNC.get(pool.connection_class)
         if cls is not None:
             settings = {**_settings(pool.connection_kwargs), **_timeouts(timeout)}
             copy = redis.asyncio.ConnectionPool(connection_class=cls, **settings)

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import secrets
 import threading
 import time
+import traceback
 import weakref
 from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING, Any
@@ -19,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import redis
 
 from . import _fastclient
-from ._log import logger, warn_limited
+from ._log import warn_limited
 from ._window import SCRIPT, Refusal, Rule, parse_reply, refusal, script_args, unavailable
 from .identity import client_identity
 
@@ -87,7 +89,13 @@ class _Plan:
             if isinstance(error, _TRANSPORT):
                 self.resting_until = time.monotonic() + _REST
             elif not isinstance(error, redis.RedisError):
-                logger.error("wsgi_analytics: throttle failed", exc_info=error)
+                # A bug of ours: the traceback matters, but not once per request.
+                warn_limited(
+                    "throttle-bug",
+                    "wsgi_analytics: throttle failed unexpectedly:\n%s",
+                    "".join(traceback.format_exception(type(error), error, error.__traceback__)),
+                    level=logging.ERROR,
+                )
             warn_limited(
                 "throttle",
                 "wsgi_analytics: throttle cannot reach Redis (%s: %s); %s",
@@ -167,6 +175,7 @@ class AsyncGate:
     def __init__(self, throttle: Throttle, recorder: Recorder, redis_url: str | None) -> None:
         self.methods = throttle.methods
         self._plan = _Plan(throttle, recorder)
+        _fastclient.check_async_source(recorder.client, redis_url)  # fail at startup, not later
         self._source = recorder.client
         self._url = redis_url
         self._timeout = throttle.timeout
