@@ -6,9 +6,13 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
+import socket
 import subprocess
 import sys
+import time
 
+import httpx
 import pytest
 import redis
 
@@ -343,3 +347,89 @@ def test_demo_leaves_other_prefixes_alone(
     assert main(["demo", "--redis-url", redis_url, "--no-serve", "--requests", "50"]) == 0
     assert client.get("{demo:shop:paths}:all") == "mine"
     assert client.get("{analytics:paths}:all") == "mine too"
+
+
+def wait_for_line(process: subprocess.Popen[str], needle: str, timeout: float = 60) -> str:
+    """Read the process's stderr until a line holding ``needle``."""
+    assert process.stderr is not None
+    deadline = time.monotonic() + timeout
+    seen = []
+    while time.monotonic() < deadline:
+        line = process.stderr.readline()
+        if not line and process.poll() is not None:
+            break
+        seen.append(line)
+        if needle in line:
+            return line
+    raise AssertionError(f"no {needle!r} in {''.join(seen)!r}")
+
+
+def wait_for_port(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"nothing listens on {port}")
+
+
+def outside_address() -> str | None:
+    """An address of this machine that is not loopback (requests to it are not local)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # no packet is sent: this only picks a route
+        except OSError:
+            return None
+        address = str(probe.getsockname()[0])
+    return None if address.startswith("127.") or address == "0.0.0.0" else address
+
+
+@pytest.mark.slow
+def test_public_dashboard_gets_a_token(recorded: str) -> None:
+    address = outside_address()
+    if address is None:
+        pytest.skip("this machine has no non-loopback IPv4 address")
+    port = free_port()
+    command = [sys.executable, "-m", "wsgi_analytics", "dashboard", "--redis-url", recorded]
+    with subprocess.Popen(
+        [*command, "--host", "0.0.0.0", "--port", str(port)], stderr=subprocess.PIPE, text=True
+    ) as process:
+        try:
+            token = wait_for_line(process, "generated token").split()[-1]
+            wait_for_port(port)
+            url = f"http://{address}:{port}/"
+            assert httpx.get(url).status_code == 401
+            assert httpx.get(url, headers={"Authorization": f"Bearer {token}"}).status_code == 200
+            assert httpx.get(f"{url}api.json?token={token}").json()["page_views"] == 4
+        finally:
+            process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+
+
+@pytest.mark.slow
+def test_demo_serves_until_ctrl_c_then_stops_its_server() -> None:
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("WSGI_ANALYTICS_REDIS_URL", "REDIS_URL")
+    }
+    port = free_port()
+    with subprocess.Popen(
+        [sys.executable, "-m", "wsgi_analytics", "demo", "--requests", "100", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    ) as process:
+        try:
+            started = wait_for_line(process, "started an embedded")
+            found = re.search(r"127\.0\.0\.1:(\d+)", started)
+            assert found is not None
+            wait_for_line(process, f"dashboard: http://127.0.0.1:{port}/")
+            wait_for_port(port)
+            assert httpx.get(f"http://127.0.0.1:{port}/").status_code == 200
+            assert "A small blog" in httpx.get(f"http://127.0.0.1:{port + 1}/").text
+        finally:
+            process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", int(found.group(1))), timeout=1).close()

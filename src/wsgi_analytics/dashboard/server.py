@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import signal
 import socket
 import sys
 
@@ -38,9 +39,22 @@ def check_port(host: str, port: int) -> None:
 
 
 def serve(app: ASGIApp, host: str, port: int, *, token: str | None = None) -> None:
-    """Run ``app`` on ``host:port`` and print its URL; returns after Ctrl-C."""
+    """Run ``app`` on ``host:port`` and print its URL; returns after Ctrl-C or SIGTERM."""
     check_port(host, port)
     link = url_for(host, port) + (f"?token={token}" if token else "")
     print(f"dashboard: {link}  (Ctrl-C to stop)", file=sys.stderr, flush=True)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
-    uvicorn.Server(config).run()
+    # uvicorn shuts down gracefully on SIGINT and SIGTERM, then raises the signal again with
+    # the handler it found: SIGTERM's default would kill us before the caller's cleanup
+    # (the demo's embedded server must be stopped). Both end up as KeyboardInterrupt here.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        uvicorn.Server(config).run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
