@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from wsgi_analytics import ASGIAnalytics, WSGIAnalytics
 from wsgi_analytics.counting import Keys, today
+from wsgi_analytics.embedded import EmbeddedServer
 from wsgi_analytics.recorder import Recorder
 from wsgi_analytics.throttle import Throttle
 
@@ -185,3 +186,31 @@ def test_fastapi_concurrent_posts(redis_url: str, client: redis.Redis, throttle:
         check_counted(client, refused=95)
     finally:
         recorder.close()
+
+
+@pytest.mark.parametrize(
+    ("fail_open", "status"),
+    [pytest.param(True, 200, id="fail open"), pytest.param(False, 503, id="fail closed")],
+)
+def test_flask_with_redis_down(
+    private_server: EmbeddedServer, fail_open: bool, status: int
+) -> None:
+    calls = Calls()
+    app = flask_app(calls)
+    throttle = Throttle(limit=1, window=60, fail_open=fail_open)
+    middleware = WSGIAnalytics(app.wsgi_app, redis_url=private_server.url, throttle=throttle)
+    app.wsgi_app = middleware  # type: ignore[method-assign]
+    browser = app.test_client()
+    private_server.stop()
+    try:
+        posts = []
+        for _ in range(3):
+            with browser.post("/comment", environ_base={"REMOTE_ADDR": CLIENT}) as response:
+                posts.append(response.status_code)
+        assert posts == [status] * 3
+        assert calls.count == (3 if fail_open else 0)
+        with browser.get("/") as response:
+            assert response.status_code == 200  # pages are served either way
+    finally:
+        throttle.close()
+        middleware.recorder.close()
