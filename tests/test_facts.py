@@ -201,3 +201,17 @@ def test_both_protocols_agree() -> None:
         client=("203.0.113.5", 5000),
     )
     assert from_environ(environ) == from_scope(scope)
+
+
+def test_long_forwarded_for_keeps_the_rightmost_entries() -> None:
+    spoof = "6.6.6.6, " * 500
+    environ = {"REQUEST_METHOD": "POST", "HTTP_X_FORWARDED_FOR": spoof + "198.51.100.1, 10.0.0.2"}
+    scope = _scope(
+        method="POST",
+        headers=[(b"x-forwarded-for", spoof.encode()), (b"x-forwarded-for", b"198.51.100.1")],
+    )
+    for facts in (from_environ(environ), from_scope(scope)):
+        assert len(facts.forwarded_for) <= 1024
+        assert facts.forwarded_for.startswith("6.6.6.6")  # cut at an entry boundary
+    assert from_environ(environ).forwarded_for.endswith("6.6.6.6, 198.51.100.1, 10.0.0.2")
+    assert from_scope(scope).forwarded_for.endswith("6.6.6.6,198.51.100.1")

@@ -23,6 +23,8 @@ MAX_HEADER = 512
 MAX_REFERER = 2048
 # Enough for a long proxy chain; beyond it the rightmost entries (the trusted ones) are kept.
 MAX_FORWARDED = 1024
+# Servers bound the whole header block (h11, gunicorn: tens of KB); this only bounds the decode.
+_READ_FORWARDED = 1 << 16
 
 
 class Facts(NamedTuple):
@@ -57,6 +59,14 @@ def _bytes_text(value: bytes, cap: int) -> str:
     return value[: cap * 4].decode("utf-8", "replace")[:cap]
 
 
+def _keep_right(entries: str) -> str:
+    """Cap an X-Forwarded-For list from the left: proxies append on the right, so the entries
+    our own proxies wrote are the last ones, and a long spoofed prefix must not push them out."""
+    if len(entries) <= MAX_FORWARDED:
+        return entries
+    return entries[-MAX_FORWARDED:].partition(",")[2].lstrip()
+
+
 def _join_path(prefix: str, path: str) -> str:
     full = prefix + path if prefix else path
     return full or "/"
@@ -77,7 +87,7 @@ def from_environ(environ: Mapping[str, Any]) -> Facts:
         referrer=_wsgi_text(get("HTTP_REFERER"), MAX_REFERER),
         user_agent=_wsgi_text(get("HTTP_USER_AGENT"), MAX_HEADER),
         client=peer[:64] if isinstance(peer, str) and peer else None,
-        forwarded_for=_wsgi_text(get("HTTP_X_FORWARDED_FOR"), MAX_FORWARDED),
+        forwarded_for=_keep_right(_wsgi_text(get("HTTP_X_FORWARDED_FOR"), _READ_FORWARDED)),
         ch_platform=_wsgi_text(get("HTTP_SEC_CH_UA_PLATFORM"), 64),
         ch_mobile=_wsgi_text(get("HTTP_SEC_CH_UA_MOBILE"), 8),
     )
@@ -96,7 +106,7 @@ _CAPS = {
     "host": MAX_HEADER,
     "referrer": MAX_REFERER,
     "user_agent": MAX_HEADER,
-    "forwarded_for": MAX_FORWARDED,
+    "forwarded_for": _READ_FORWARDED,
     "ch_platform": 64,
     "ch_mobile": 8,
 }
@@ -155,7 +165,7 @@ def from_scope(scope: Mapping[str, Any]) -> Facts:
         referrer=fields.get("referrer", ""),
         user_agent=fields.get("user_agent", ""),
         client=_scope_client(scope.get("client")),
-        forwarded_for=fields.get("forwarded_for", ""),
+        forwarded_for=_keep_right(fields.get("forwarded_for", "")),
         ch_platform=fields.get("ch_platform", ""),
         ch_mobile=fields.get("ch_mobile", ""),
     )
