@@ -208,7 +208,10 @@ def test_long_forwarded_for_keeps_the_rightmost_entries() -> None:
     environ = {"REQUEST_METHOD": "POST", "HTTP_X_FORWARDED_FOR": spoof + "198.51.100.1, 10.0.0.2"}
     scope = _scope(
         method="POST",
-        headers=[(b"x-forwarded-for", spoof.encode()), (b"x-forwarded-for", b"198.51.100.1")],
+        headers=[
+            (b"x-forwarded-for", spoof.rstrip(", ").encode()),
+            (b"x-forwarded-for", b"198.51.100.1"),
+        ],
     )
     for facts in (from_environ(environ), from_scope(scope)):
         assert len(facts.forwarded_for) <= 1024
