@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import redis
 
-from wsgi_analytics import _gates, _log
+from wsgi_analytics import _log, _plan
 from wsgi_analytics._window import Refusal
 from wsgi_analytics.embedded import EmbeddedServer
 from wsgi_analytics.recorder import Recorder
@@ -84,7 +84,7 @@ def test_down_fail_open_lets_through_and_warns_once(
     with caplog.at_level(logging.WARNING, logger="wsgi_analytics"):
         outcomes = check(throttle, recorder, flavour, 5)
     assert outcomes == [None] * 5  # limit 1, yet all through: the site stays up
-    warnings = [r for r in caplog.records if "throttle cannot reach Redis" in r.getMessage()]
+    warnings = [r for r in caplog.records if "throttle could not ask Redis" in r.getMessage()]
     assert len(warnings) == 1
     assert "letting requests through" in warnings[0].getMessage()
 
@@ -140,7 +140,7 @@ def test_recovers_when_redis_is_back(
     throttles: list[Throttle],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(_gates, "_REST", 0.2)
+    monkeypatch.setattr(_plan, "_REST", 0.2)
     throttle = Throttle(limit=2, window=60, fail_open=False)
     throttles.append(throttle)
     gate = throttle.bind_sync(recorder, None)
