@@ -374,6 +374,20 @@ def wait_for_port(port: int, timeout: float = 30) -> None:
     raise AssertionError(f"nothing listens on {port}")
 
 
+def free_port_pair() -> int:
+    """A free port whose successor is free too (the demo serves its site on port + 1)."""
+    for _ in range(100):
+        port = free_port()
+        with socket.socket() as first, socket.socket() as second:
+            try:
+                first.bind(("127.0.0.1", port))
+                second.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+    raise AssertionError("no two free ports in a row")
+
+
 def outside_address() -> str | None:
     """An address of this machine that is not loopback (requests to it are not local)."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
@@ -412,7 +426,7 @@ def test_demo_serves_until_ctrl_c_then_stops_its_server() -> None:
     env = {
         k: v for k, v in os.environ.items() if k not in ("WSGI_ANALYTICS_REDIS_URL", "REDIS_URL")
     }
-    port = free_port()
+    port = free_port_pair()
     with subprocess.Popen(
         [sys.executable, "-m", "wsgi_analytics", "demo", "--requests", "100", "--port", str(port)],
         stdout=subprocess.DEVNULL,
