@@ -67,6 +67,10 @@ def _keep_right(entries: str) -> str:
     return entries[-MAX_FORWARDED:].partition(",")[2].lstrip()
 
 
+# Facts built positionally, without the keyword-argument __new__ frame (hot path).
+_new_facts = tuple.__new__
+
+
 def _join_path(prefix: str, path: str) -> str:
     full = prefix + path if prefix else path
     return full or "/"
@@ -76,20 +80,29 @@ def from_environ(environ: Mapping[str, Any]) -> Facts:
     """Facts from a WSGI environ (missing or malformed values become empty strings)."""
     get = environ.get
     method = get("REQUEST_METHOD")
+    # Absent headers (most requests send no X-Forwarded-For or client hints) skip the helper.
+    script = get("SCRIPT_NAME")
     path = _join_path(
-        _wsgi_text(get("SCRIPT_NAME"), MAX_PATH), _wsgi_text(get("PATH_INFO"), MAX_PATH)
+        _wsgi_text(script, MAX_PATH) if script else "", _wsgi_text(get("PATH_INFO"), MAX_PATH)
     )
     peer = get("REMOTE_ADDR")
-    return Facts(
-        method=method.upper()[:16] if isinstance(method, str) else "",
-        path=path[:MAX_PATH],
-        host=_wsgi_text(get("HTTP_HOST") or get("SERVER_NAME"), MAX_HEADER),
-        referrer=_wsgi_text(get("HTTP_REFERER"), MAX_REFERER),
-        user_agent=_wsgi_text(get("HTTP_USER_AGENT"), MAX_HEADER),
-        client=peer[:64] if isinstance(peer, str) and peer else None,
-        forwarded_for=_keep_right(_wsgi_text(get("HTTP_X_FORWARDED_FOR"), _READ_FORWARDED)),
-        ch_platform=_wsgi_text(get("HTTP_SEC_CH_UA_PLATFORM"), 64),
-        ch_mobile=_wsgi_text(get("HTTP_SEC_CH_UA_MOBILE"), 8),
+    referrer = get("HTTP_REFERER")
+    forwarded = get("HTTP_X_FORWARDED_FOR")
+    platform = get("HTTP_SEC_CH_UA_PLATFORM")
+    mobile = get("HTTP_SEC_CH_UA_MOBILE")
+    return _new_facts(
+        Facts,
+        (
+            method.upper()[:16] if isinstance(method, str) else "",
+            path[:MAX_PATH],
+            _wsgi_text(get("HTTP_HOST") or get("SERVER_NAME"), MAX_HEADER),
+            _wsgi_text(referrer, MAX_REFERER) if referrer else "",
+            _wsgi_text(get("HTTP_USER_AGENT"), MAX_HEADER),
+            peer[:64] if isinstance(peer, str) and peer else None,
+            _keep_right(_wsgi_text(forwarded, _READ_FORWARDED)) if forwarded else "",
+            _wsgi_text(platform, 64) if platform else "",
+            _wsgi_text(mobile, 8) if mobile else "",
+        ),
     )
 
 
@@ -114,15 +127,24 @@ _CAPS = {
 
 def _scope_headers(headers: Iterable[Any]) -> dict[str, str]:
     found: dict[str, bytes] = {}
+    wanted = _WANTED.get
     for item in headers:
         try:
             name, value = item
         except (TypeError, ValueError):
             continue
-        if not isinstance(name, bytes) or not isinstance(value, bytes):
+        if not isinstance(name, bytes):
             continue
-        field = _WANTED.get(name.lower())
+        # Servers send lower-case names (the ASGI spec asks for it): look up as is, and
+        # lower-case only a name that is not.
+        field = wanted(name)
         if field is None:
+            if name.islower() or not name.isascii():
+                continue
+            field = wanted(name.lower())
+            if field is None:
+                continue
+        if not isinstance(value, bytes):
             continue
         if field == "forwarded_for" and field in found:
             # Repeated X-Forwarded-For lines form one list (RFC 9110 section 5.3).
@@ -158,14 +180,18 @@ def from_scope(scope: Mapping[str, Any]) -> Facts:
         and (path == root or path.startswith(root.rstrip("/") + "/"))
     ):
         full = path[:MAX_PATH]
-    return Facts(
-        method=method.upper()[:16] if isinstance(method, str) else "",
-        path=full[:MAX_PATH],
-        host=fields.get("host", ""),
-        referrer=fields.get("referrer", ""),
-        user_agent=fields.get("user_agent", ""),
-        client=_scope_client(scope.get("client")),
-        forwarded_for=_keep_right(fields.get("forwarded_for", "")),
-        ch_platform=fields.get("ch_platform", ""),
-        ch_mobile=fields.get("ch_mobile", ""),
+    get = fields.get
+    return _new_facts(
+        Facts,
+        (
+            method.upper()[:16] if isinstance(method, str) else "",
+            full[:MAX_PATH],
+            get("host", ""),
+            get("referrer", ""),
+            get("user_agent", ""),
+            _scope_client(scope.get("client")),
+            _keep_right(get("forwarded_for", "")),
+            get("ch_platform", ""),
+            get("ch_mobile", ""),
+        ),
     )
