@@ -147,6 +147,10 @@ def _dashboard(args: argparse.Namespace) -> int:
         token = secrets.token_urlsafe(24)
         print(f"no --token or --password given: generated token {token}", file=sys.stderr)
     with open_stats(args.redis_url, args.prefix) as stats:
+        if not stats.exists():
+            where = _redis.describe(_redis.resolve_url(args.redis_url))
+            print(f"note: nothing recorded under prefix {args.prefix!r} at {where} yet",
+                  file=sys.stderr)  # fmt: skip
         page = app(
             client=stats.client,
             prefix=args.prefix,
