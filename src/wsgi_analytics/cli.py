@@ -43,6 +43,12 @@ def _days(text: str) -> int:
     return days
 
 
+def _count(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return int(text)
+
+
 def _limit(text: str) -> int:
     if not text.isdigit() or not 1 <= int(text) <= 1000:
         raise argparse.ArgumentTypeError(f"expected a limit from 1 to 1000, got {text!r}")
@@ -95,7 +101,7 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser(
         "demo", parents=[common], help="sample site + traffic + report + dashboard"
     )
-    demo.add_argument("--requests", type=_days, default=3000, help="requests to send (3000)")
+    demo.add_argument("--requests", type=_count, default=3000, help="requests to send (3000)")
     demo.add_argument("--seed", type=int, default=2026, help="random seed of the traffic")
     demo.add_argument("--port", type=_port, default=8050, help="dashboard port (default 8050)")
     demo.add_argument(
