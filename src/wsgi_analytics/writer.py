@@ -112,7 +112,9 @@ class Writer:
             # The all-time HyperLogLog is the union of the days': merging the day's registers
             # into it (one command, same hash slot) counts exactly what adding every visitor
             # again would, without sending them twice.
-            pipe.pfmerge(self.keys.uniques(None), self.keys.uniques(day))
+            # (Sent raw: redis-py refuses pfmerge() in a cluster pipeline, though both keys share
+            # a slot and the cluster routes the command by its first key.)
+            pipe.execute_command("PFMERGE", self.keys.uniques(None), self.keys.uniques(day))
             expiring += self._expire(pipe, {self.keys.uniques(day): day})
         _execute(pipe)
         self._expiring.update(expiring)
