@@ -148,8 +148,13 @@ class Recorder:
             self.flush()
             self._writer.trim_remaining()
         except Exception as error:  # a shutdown must not fail because Redis did
-            lost = self._pending.total()
-            logger.error("wsgi_analytics: final flush failed, %d counts lost: %s", lost, error)
+            visitors = sum(len(day) for day in self._pending.visitors.values())
+            logger.error(
+                "wsgi_analytics: final flush failed, %d counts and %d visitors lost: %s",
+                self._pending.total(),
+                visitors,
+                error,
+            )
         finally:
             _live.discard(self)
             if self._owns_client:
