@@ -3,7 +3,8 @@
 
 Pass a `Throttle` to `WSGIAnalytics` or `ASGIAnalytics` (``throttle=``); the adapter binds it to
 a sync or an asyncio gate, which costs one Redis round trip per throttled request and none for
-any other method.
+any other method (the first throttled request of a process also loads the script and the hashing
+secret: a few round trips, once).
 
 Security: the client is the TCP peer, or with the adapter's ``trusted_proxies=N`` the N-th
 ``X-Forwarded-For`` entry from the right. Setting ``trusted_proxies`` higher than the number of
