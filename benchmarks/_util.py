@@ -24,7 +24,8 @@ __all__ = [
     "write_json",
 ]
 
-RESULTS = Path(__file__).resolve().parent / "results"
+# BENCH_RESULTS moves every result file (the smoke test writes to a temporary directory).
+RESULTS = Path(os.environ.get("BENCH_RESULTS") or Path(__file__).resolve().parent / "results")
 
 
 @contextlib.contextmanager

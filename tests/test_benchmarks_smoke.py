@@ -4,7 +4,12 @@ recorder's optimised batch drain counts exactly what the reference `increments` 
 from __future__ import annotations
 
 import collections
+import json
+import os
 import random
+import shutil
+import subprocess
+import sys
 from collections import deque
 from pathlib import Path
 from typing import Any
@@ -104,3 +109,60 @@ def test_keys_are_trimmed_lazily_but_stay_bounded(redis_url: str, client: redis.
 
 def _view(path: str) -> Facts:
     return Facts("GET", path, "example.com", "", AGENTS[0], "198.51.100.7", "", "", "")
+
+
+def _run_benchmarks(results: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--results", str(results), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+@pytest.mark.slow
+def test_benchmarks_run_on_a_tiny_input(tmp_path: Path) -> None:
+    done = _run_benchmarks(tmp_path, "--skip", "http")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    for name in ("inprocess", "agents", "redis", "memory", "summary"):
+        assert (tmp_path / f"{name}.json").exists(), name
+    inprocess = json.loads((tmp_path / "inprocess.json").read_text())
+    assert set(inprocess["results"]) == {"wsgi", "asgi"}
+    assert set(inprocess["results"]["wsgi"]) == {"bare", "wrapped", "naive"}
+    redis_load = json.loads((tmp_path / "redis.json").read_text())
+    assert redis_load["results"][0]["commands"] > 0  # the flusher really wrote
+    assert "## summary" in done.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="needs wrk (apt-get install wrk)")
+def test_http_benchmark_on_a_tiny_input(tmp_path: Path) -> None:
+    done = _run_benchmarks(tmp_path, "--only", "http")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    http = json.loads((tmp_path / "http.json").read_text())
+    for server in ("uvicorn", "gunicorn"):
+        variants = http["results"][server]
+        assert all(variants[v]["requests_per_s"] > 0 for v in ("bare", "wrapped", "naive"))
+        assert variants["wrapped"]["non_2xx"] == 0
+        assert variants["wrapped"]["redis_commands"] > 0  # counted, and written at shutdown
+
+
+def test_wrk_script_rotates_the_stream() -> None:
+    sys.path.insert(0, str(ROOT))
+    try:
+        from benchmarks import traffic
+    finally:
+        sys.path.remove(str(ROOT))
+    script = traffic.wrk_script(50)
+    assert script.count("Mozilla/5.0") > 10
+    assert "request = function()" in script
+    requests = list(traffic.stream(200, distinct_paths=20))
+    assert requests == list(traffic.stream(200, distinct_paths=20))  # reproducible
+    assert len({r.path for r in requests}) > 5
+    assert len(set(traffic.distinct_agents(300))) == 300

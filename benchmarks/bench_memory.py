@@ -1,0 +1,149 @@
+"""Memory: the recorder's buffers and the process RSS after a million requests over 100k paths.
+
+Each scenario runs in a fresh child process (so RSS is its own): the WSGI hello app wrapped in
+`WSGIAnalytics` serves ``--requests`` requests of the realistic stream spread over
+``--paths`` distinct paths, with the background flusher running at its default 1 s interval:
+
+- ``redis up``: counts flow to Redis; the buffers stay at about one second of traffic;
+- ``redis down``: Redis unreachable the whole time; the pending counts grow to ``max_pending``
+  distinct members (default 100,000), beyond which new members are dropped and counted.
+
+    python -m benchmarks.bench_memory [--requests 1000000] [--paths 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from ._util import redis_server, table, write_json
+
+__all__ = ["main", "run"]
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def child(redis_url: str, requests: int, paths: int) -> dict[str, Any]:
+    """Runs in the child process: serve the requests, report buffers and RSS."""
+    from wsgi_analytics import WSGIAnalytics
+
+    from . import traffic
+    from .apps import hello_wsgi
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        return None
+
+    app = WSGIAnalytics(hello_wsgi, redis_url=redis_url)
+    recorder = app.recorder
+    rss_before = _rss_mb()
+    start = time.perf_counter()
+    peak_queue = 0
+    for index, request in enumerate(traffic.stream(requests, distinct_paths=paths, zipf=0.6)):
+        body = app(traffic.wsgi_environ(request), start_response)
+        for _chunk in body:
+            pass
+        body.close()  # type: ignore[attr-defined]
+        if index % 10_000 == 0:
+            peak_queue = max(peak_queue, len(recorder._queue))
+    elapsed = time.perf_counter() - start
+    time.sleep(recorder.flush_interval * 2)  # let the flusher catch up (or fail again)
+    with recorder._flush_lock:
+        recorder._drain()
+        pending = len(recorder._pending)
+        visitors = sum(len(v) for v in recorder._pending.visitors.values())
+    result = {
+        "requests": requests,
+        "distinct_paths": paths,
+        "seconds": elapsed,
+        "rss_before_mb": rss_before,
+        "rss_after_mb": _rss_mb(),
+        "pending_members": pending,
+        "pending_visitors": visitors,
+        "peak_queue": peak_queue,
+        "dropped": recorder.dropped,
+    }
+    # Leave without the final flush: a dead Redis would only make the exit wait.
+    recorder._closed = True
+    return result
+
+
+def run(redis_url: str, *, requests: int = 1_000_000, paths: int = 100_000) -> dict[str, Any]:
+    scenarios = {"redis up": redis_url, "redis down": "redis://127.0.0.1:1/0"}
+    results = {}
+    for name, url in scenarios.items():
+        output = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "benchmarks.bench_memory",
+                "--child",
+                url,
+                "--requests",
+                str(requests),
+                "--paths",
+                str(paths),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=1800,
+        ).stdout
+        results[name] = json.loads(output.strip().splitlines()[-1])
+    return {"config": {"requests": requests, "paths": paths}, "results": results}
+
+
+def report(data: dict[str, Any]) -> str:
+    rows = [
+        (
+            name,
+            f"{r['requests']:,}",
+            f"{r['distinct_paths']:,}",
+            f"{r['pending_members']:,}",
+            f"{r['pending_visitors']:,}",
+            f"{r['peak_queue']:,}",
+            f"{r['dropped']:,}",
+            r["rss_before_mb"],
+            r["rss_after_mb"],
+        )
+        for name, r in data["results"].items()
+    ]
+    headers = (
+        "scenario", "requests", "paths", "pending members", "pending visitors",
+        "peak queue", "dropped", "RSS before MB", "RSS after MB",
+    )  # fmt: skip
+    return table(headers, rows)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--requests", type=int, default=1_000_000)
+    parser.add_argument("--paths", type=int, default=100_000)
+    parser.add_argument("--redis-url")
+    parser.add_argument("--child", metavar="REDIS_URL", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        print(json.dumps(child(args.child, args.requests, args.paths)))
+        return
+    with redis_server(args.redis_url) as url:
+        data = run(url, requests=args.requests, paths=args.paths)
+    print(report(data))
+    print(f"written: {write_json('memory', data)}")
+
+
+if __name__ == "__main__":
+    main()
