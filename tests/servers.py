@@ -29,10 +29,12 @@ from .helpers import zscores
 
 __all__ = [
     "APPS",
+    "Figures",
     "Load",
     "ServerProcess",
     "children",
     "drive",
+    "figures",
     "gunicorn_argv",
     "read_counts",
     "server_process",
@@ -260,6 +262,21 @@ def drive(
     for thread in pool:
         thread.join()
     return load
+
+
+Figures = Callable[..., None]
+
+
+@pytest.fixture
+def figures(request: pytest.FixtureRequest) -> Figures:
+    """``figures(answered=..., counted=...)``: measured numbers, printed (see them with
+    ``pytest -rP``) and kept in the test's ``user_properties``, for the README and notes."""
+
+    def note(**values: object) -> None:
+        request.node.user_properties.extend(values.items())
+        print("figures:", request.node.name, " ".join(f"{k}={v}" for k, v in values.items()))
+
+    return note
 
 
 def read_counts(url: str, dimension: str, prefix: str = "analytics") -> dict[str, int]:

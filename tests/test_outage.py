@@ -22,9 +22,19 @@ from wsgi_analytics.embedded import EmbeddedServer
 from wsgi_analytics.facts import Facts, from_environ
 
 from .helpers import zscores
-from .servers import AGENT, Load, ServerProcess, drive, gunicorn_argv, read_counts, server_process
+from .servers import (
+    AGENT,
+    Figures,
+    Load,
+    ServerProcess,
+    drive,
+    figures,
+    gunicorn_argv,
+    read_counts,
+    server_process,
+)
 
-__all__ = ["server_process"]  # the fixture, imported for pytest
+__all__ = ["figures", "server_process"]  # the fixtures, imported for pytest
 
 Start = Callable[..., ServerProcess]
 OUTAGE = 10.0  # seconds without Redis while requests flow
@@ -57,7 +67,7 @@ def wait_for(condition: Callable[[], bool], timeout: float = 60.0) -> bool:
 
 @pytest.mark.slow
 def test_outage_under_load_loses_nothing_and_fails_nothing(
-    server_process: Start, persistent_server: EmbeddedServer
+    server_process: Start, persistent_server: EmbeddedServer, figures: Figures
 ) -> None:
     url = persistent_server.url
     server = server_process(lambda port: gunicorn_argv(port, "-w", "4", "-k", "sync"), url)
@@ -80,6 +90,7 @@ def test_outage_under_load_loses_nothing_and_fails_nothing(
         load.halted = True
         clients.join()
 
+    figures(answered=load.answered, answered_during_outage=during, failed=load.failed)
     assert during > 500  # requests kept flowing, and were answered, while Redis was down
     assert load.failed == 0
     assert set(load.statuses) == {200}
@@ -97,6 +108,7 @@ def test_outage_under_load_loses_nothing_and_fails_nothing(
     down = [line for line in ours if "Redis unreachable" in line]
     back = [line for line in ours if "Redis is back" in line]
     # Rate-limited: one warning per worker for the whole outage, and one when it is over.
+    figures(warnings=len(ours), counted=sum(read_counts(url, "statuses").values()))
     assert 1 <= len(down) <= 4
     assert len(back) == len(down)
     assert len(ours) == len(down) + len(back), ours

@@ -29,6 +29,10 @@ from wsgi_analytics.counting import MAX_MEMBER, Keys, today
 from wsgi_analytics.embedded import EmbeddedServer
 from wsgi_analytics.wsgi import StartResponse
 
+from .servers import Figures, figures
+
+__all__ = ["figures"]  # the fixture, imported for pytest
+
 pytestmark = pytest.mark.slow
 
 REQUESTS = 100_000
@@ -99,7 +103,7 @@ def scan(url: str, *, per_flush: int = PER_FLUSH, **options: Any) -> WSGIAnalyti
     [pytest.param(10_000, id="default-10000"), pytest.param(100, id="small-100")],
 )
 def test_scanner_leaves_paths_alone_and_memory_bounded(
-    private_server: EmbeddedServer, max_members: int
+    private_server: EmbeddedServer, figures: Figures, max_members: int
 ) -> None:
     client = redis.Redis.from_url(private_server.url, decode_responses=True)
     try:
@@ -132,6 +136,8 @@ def test_scanner_leaves_paths_alone_and_memory_bounded(
 
         worst_case = len(trimmed) * (max_members + slack) * (4 * MAX_MEMBER + ENTRY_OVERHEAD)
         grown = after - before
+        sizes = [client.zcard(key) for key in trimmed]
+        figures(before=before, after=after, grown=grown, bound=measured_bound, members=sizes)
         assert grown < measured_bound
         assert grown < FIXED_OVERHEAD + worst_case
     finally:

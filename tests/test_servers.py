@@ -27,17 +27,19 @@ from wsgi_analytics.embedded import EmbeddedServer
 
 from .helpers import zscores
 from .servers import (
+    Figures,
     Load,
     ServerProcess,
     children,
     drive,
+    figures,
     gunicorn_argv,
     read_counts,
     server_process,
     uvicorn_argv,
 )
 
-__all__ = ["server_process"]  # the fixture, imported for pytest
+__all__ = ["figures", "server_process"]  # the fixtures, imported for pytest
 
 # About 2000 requests a case: a third before the restart, a third between restart and stop.
 STEP = 700
@@ -45,8 +47,14 @@ CEILING = 20 * STEP  # never reached: the clients end when the server is gone
 Start = Callable[..., ServerProcess]
 
 
-def assert_counted_exactly(url: str, load: Load) -> None:
+def assert_counted_exactly(url: str, load: Load, figures: Figures) -> None:
     """Redis holds one count per answered request: statuses, paths, and per worker pid."""
+    figures(
+        answered=load.answered,
+        failed=load.failed,
+        workers=len(load.served),
+        counted=sum(read_counts(url, "statuses").values()),
+    )
     assert load.answered > 0
     statuses = read_counts(url, "statuses")
     assert statuses == {str(code): count for code, count in load.statuses.items()}
@@ -80,7 +88,10 @@ def no_tracebacks(log: str) -> None:
     ],
 )
 def test_gunicorn_restart_and_stop_mid_load(
-    server_process: Start, private_server: EmbeddedServer, options: tuple[str, ...]
+    server_process: Start,
+    private_server: EmbeddedServer,
+    figures: Figures,
+    options: tuple[str, ...],
 ) -> None:
     server = server_process(
         lambda port: gunicorn_argv(port, "-w", "4", *options), private_server.url
@@ -103,7 +114,7 @@ def test_gunicorn_restart_and_stop_mid_load(
     assert set(load.served) & second
     assert 2 * STEP <= load.answered < CEILING
     assert load.failed >= 1
-    assert_counted_exactly(private_server.url, load)
+    assert_counted_exactly(private_server.url, load, figures)
     no_tracebacks(server.log())
 
 
@@ -123,6 +134,7 @@ def test_gunicorn_restart_and_stop_mid_load(
 def test_uvicorn_stop_mid_load(
     server_process: Start,
     private_server: EmbeddedServer,
+    figures: Figures,
     options: tuple[str, ...],
     workers: int,
     stop: signal.Signals,
@@ -134,7 +146,7 @@ def test_uvicorn_stop_mid_load(
     drive(server.port, CEILING, load)
     server.wait()
     assert 2 * STEP <= load.answered < CEILING
-    assert_counted_exactly(private_server.url, load)
+    assert_counted_exactly(private_server.url, load, figures)
     no_tracebacks(server.log())
 
 
@@ -149,6 +161,7 @@ def test_uvicorn_stop_mid_load(
 def test_uvicorn_without_lifespan_loses_only_the_unflushed(
     server_process: Start,
     private_server: EmbeddedServer,
+    figures: Figures,
     options: tuple[str, ...],
     workers: int,
 ) -> None:
@@ -163,12 +176,14 @@ def test_uvicorn_without_lifespan_loses_only_the_unflushed(
     server.send(signal.SIGTERM)
     server.wait()
     assert load.answered == 2 * STEP
-    assert_counted_exactly(private_server.url, load)
+    assert_counted_exactly(private_server.url, load, figures)
     no_tracebacks(server.log())
 
 
 @pytest.mark.slow
-def test_gunicorn_uvicorn_worker(server_process: Start, private_server: EmbeddedServer) -> None:
+def test_gunicorn_uvicorn_worker(
+    server_process: Start, private_server: EmbeddedServer, figures: Figures
+) -> None:
     server = server_process(
         lambda port: gunicorn_argv(
             port, "-w", "2", "-k", "uvicorn_worker.UvicornWorker", app="sample_asgi:app"
@@ -189,13 +204,13 @@ def test_gunicorn_uvicorn_worker(server_process: Start, private_server: Embedded
     assert server.wait() == 0
     assert len(second) == 2
     assert set(load.served) & second
-    assert_counted_exactly(private_server.url, load)
+    assert_counted_exactly(private_server.url, load, figures)
     no_tracebacks(server.log())
 
 
 @pytest.mark.slow
 def test_sigkill_loses_at_most_the_killed_workers_unflushed_counts(
-    server_process: Start, private_server: EmbeddedServer
+    server_process: Start, private_server: EmbeddedServer, figures: Figures
 ) -> None:
     """A SIGKILLed worker loses what it counted since its last flush (at most one
     ``flush_interval`` of its own traffic, plus whatever an outage held back): nothing it had
@@ -222,6 +237,13 @@ def test_sigkill_loses_at_most_the_killed_workers_unflushed_counts(
     others = {pid: n for pid, n in load.served.items() if pid != victim}
     assert {pid: counted.get(pid, 0) for pid in others} == others
     lost = load.served[victim] - counted.get(victim, 0)
+    figures(
+        answered=load.answered,
+        victim_served=load.served[victim],
+        victim_flushed_before=flushed.get(victim, 0),
+        victim_counted=counted.get(victim, 0),
+        lost=lost,
+    )
     assert 0 <= lost <= load.served[victim] - flushed.get(victim, 0)
     statuses = sum(read_counts(url, "statuses").values())
     # The victim's statuses may sit one flush apart from its `workers` count (track() runs in
