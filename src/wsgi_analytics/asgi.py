@@ -53,7 +53,8 @@ class ASGIAnalytics:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope.get("type") != "http":
             if scope.get("type") == "lifespan":
-                send = self._flush_before_shutdown_complete(send)
+                await self._lifespan(scope, receive, send)
+                return
             await self.app(scope, receive, send)
             return
         try:
@@ -101,6 +102,33 @@ class ASGIAnalytics:
             # An app that raises after its response completed (a background task) still served
             # that response: count what the client saw.
             self._record(facts, 500 if failed and not finished else status)
+
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The app's lifespan, flushed before its shutdown completes. An app that refuses the
+        protocol outright (Django's ASGI handler raises before reading a message) would leave
+        nothing to flush on, so the middleware then answers the protocol for it."""
+        listened = False
+
+        async def app_receive() -> Message:
+            nonlocal listened
+            listened = True
+            return await receive()
+
+        try:
+            await self.app(scope, app_receive, self._flush_before_shutdown_complete(send))
+            return
+        except Exception:
+            if listened:
+                raise
+        logger.debug("wsgi_analytics: the app refused lifespan; answering it to flush at shutdown")
+        flushing_send = self._flush_before_shutdown_complete(send)
+        while True:
+            kind = (await receive()).get("type")
+            if kind == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif kind == "lifespan.shutdown":
+                await flushing_send({"type": "lifespan.shutdown.complete"})
+                return
 
     def _flush_before_shutdown_complete(self, send: Send) -> Send:
         """The lifespan ``send``, unchanged except that the counts are flushed before the app's
