@@ -152,6 +152,45 @@ def test_uvicorn_stop_mid_load(
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
+    "argv",
+    [
+        pytest.param(
+            lambda port: uvicorn_argv(port, app="sample_django:application"), id="uvicorn"
+        ),
+        pytest.param(
+            lambda port: gunicorn_argv(
+                port,
+                "-w",
+                "2",
+                "-k",
+                "uvicorn_worker.UvicornWorker",
+                app="sample_django:application",
+            ),
+            id="gunicorn-uvicorn-worker",
+        ),
+    ],
+)
+def test_django_asgi_without_lifespan_support_still_flushes(
+    server_process: Start,
+    private_server: EmbeddedServer,
+    figures: Figures,
+    argv: Callable[[int], list[str]],
+) -> None:
+    """Django's ASGI handler raises on the lifespan scope; the middleware then answers the
+    lifespan protocol itself, so that the shutdown flush happens under uvicorn all the same."""
+    server = server_process(argv, private_server.url)
+    server.wait_ready()
+    load = Load()
+    load.after(2 * STEP, lambda: load.stop(server))
+    drive(server.port, CEILING, load)
+    server.wait()
+    assert 2 * STEP <= load.answered < CEILING
+    assert_counted_exactly(private_server.url, load, figures)
+    no_tracebacks(server.log())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
     ("options", "workers"),
     [
         pytest.param(("--lifespan", "off"), 1, id="single"),
@@ -285,3 +324,56 @@ def test_lifespan_shutdown_flushes_before_it_completes(redis_url: str, client: r
         {"type": "lifespan.shutdown.complete", "extra": 1},
     ]
     assert seen_at_complete == [{"alice": 1.0}]
+
+
+def lifespan_messages(app: Any) -> list[Message]:
+    inbox = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return inbox.pop(0)
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    asyncio.run(app({"type": "lifespan"}, receive, send))
+    return sent
+
+
+def test_an_app_refusing_lifespan_gets_it_answered_and_flushed(
+    redis_url: str, client: redis.Redis
+) -> None:
+    recorder = Recorder(redis_url, flush_interval=3600.0)
+
+    async def django_like(scope: Any, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
+
+    try:
+        recorder.track("signups", "bob")
+        sent = lifespan_messages(ASGIAnalytics(django_like, recorder=recorder))
+        assert sent == [
+            {"type": "lifespan.startup.complete"},
+            {"type": "lifespan.shutdown.complete"},
+        ]
+        assert zscores(client, "{analytics:signups}:all") == {"bob": 1.0}
+    finally:
+        recorder.close()
+
+
+def test_a_lifespan_app_that_fails_still_fails(redis_url: str) -> None:
+    """An app that read the startup message and then raised keeps its error: only an app that
+    never looked at the protocol gets it answered."""
+    recorder = Recorder(redis_url, flush_interval=3600.0)
+    failure = RuntimeError("database unreachable at startup")
+
+    async def app(scope: Any, receive: Receive, send: Send) -> None:
+        await receive()
+        raise failure
+
+    try:
+        with pytest.raises(RuntimeError) as raised:
+            lifespan_messages(ASGIAnalytics(app, recorder=recorder))
+        assert raised.value is failure
+    finally:
+        recorder.close()
