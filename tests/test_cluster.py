@@ -25,8 +25,9 @@ from wsgi_analytics.throttle import Rule, Throttle
 from wsgi_analytics.wsgi import StartResponse
 
 from .cluster import ClusterNodes, TLSServer, cluster_nodes, tls_server
+from .servers import Figures, figures
 
-__all__ = ["cluster_nodes", "tls_server"]  # the fixtures, imported for pytest
+__all__ = ["cluster_nodes", "figures", "tls_server"]  # the fixtures, imported for pytest
 
 AGENT = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/124.0 Safari/537.36"
 # (method, path, client address, expected status): page views, 404s, and POSTs that the
@@ -156,7 +157,7 @@ def cluster(cluster_nodes: ClusterNodes) -> ClusterNodes:
     "given", [pytest.param("url", id="url"), pytest.param("client", id="client")]
 )
 def test_counting_throttle_and_stats_on_a_cluster(
-    cluster: ClusterNodes, adapter: str, given: str
+    cluster: ClusterNodes, figures: Figures, adapter: str, given: str
 ) -> None:
     client = redis.cluster.RedisCluster.from_url(cluster.url.replace("redis+cluster", "redis"))
     throttle = make_throttle()
@@ -182,7 +183,9 @@ def test_counting_throttle_and_stats_on_a_cluster(
 
         with Stats(cluster.url) if given == "url" else Stats(client=client) as stats:
             check_stats(stats)
-        spread = [count for count in cluster.keys_per_node().values() if count]
+        per_node = cluster.keys_per_node()
+        figures(keys_per_node=per_node)
+        spread = [count for count in per_node.values() if count]
         assert len(spread) == 3  # the dimensions and the throttle keys sit on every node
         day_key = Keys().day("paths", today())
         assert client.ttl(day_key) > 0

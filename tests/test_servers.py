@@ -119,6 +119,24 @@ def test_gunicorn_restart_and_stop_mid_load(
 
 
 @pytest.mark.slow
+def test_gunicorn_max_requests_recycling(
+    server_process: Start, private_server: EmbeddedServer, figures: Figures
+) -> None:
+    """Workers retired by ``--max-requests`` exit like a graceful stop: their counts flush."""
+    server = server_process(
+        lambda port: gunicorn_argv(port, "-w", "2", "--max-requests", "150"), private_server.url
+    )
+    server.wait_ready(workers=2)
+    load = drive(server.port, 2 * STEP, Load())
+    load.stop(server)
+    assert server.wait() == 0
+    assert load.failed == 0
+    assert len(load.served) >= 2 * STEP // 150  # every worker retired several times
+    assert_counted_exactly(private_server.url, load, figures)
+    no_tracebacks(server.log())
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("options", "workers", "stop"),
     [
