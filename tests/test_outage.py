@@ -91,7 +91,7 @@ def test_outage_under_load_loses_nothing_and_fails_nothing(
         clients.join()
 
     figures(answered=load.answered, answered_during_outage=during, failed=load.failed)
-    assert during > 500  # requests kept flowing, and were answered, while Redis was down
+    assert during >= 100  # requests kept flowing, and were answered, while Redis was down
     assert load.failed == 0
     assert set(load.statuses) == {200}
     # Written by the workers' flushers once Redis is back (backoff: at most 16 s later).

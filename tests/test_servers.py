@@ -43,7 +43,7 @@ __all__ = ["figures", "server_process"]  # the fixtures, imported for pytest
 
 # About 2000 requests a case: a third before the restart, a third between restart and stop.
 STEP = 700
-CEILING = 20 * STEP  # never reached: the clients end when the server is gone
+CEILING = 100 * STEP  # never reached: the clients end when the server is gone
 Start = Callable[..., ServerProcess]
 
 
