@@ -5,7 +5,8 @@
 
 The three variants of one server run side by side on their own ports and the rounds are
 interleaved (bare, wrapped, naive, bare, ...), so drift on the machine hits them alike; each
-figure is the median over the rounds and ratios are taken against the bare app of the same run.
+rate is the median over the rounds, and each ratio the median over the rounds of the round's
+ratio to the bare app measured just before it.
 ``wrk`` replays a rotating stream of paths, agents and referrers (`benchmarks.traffic`). The
 wrapped and naive apps write to separate Redis servers, so the wrapped one's ``INFO
 commandstats`` gives the real commands per request under this load.
@@ -161,13 +162,17 @@ def run_server(
         # The servers are stopped: a graceful shutdown flushed the last counts.
         after = _commands(admin)
     commands = sum(after.values()) - sum(before.values())
-    bare = median([s["requests_per_s"] for s in samples["bare"]])
+    bare_rounds = [s["requests_per_s"] for s in samples["bare"]]
     out: dict[str, Any] = {}
     for variant, rows in samples.items():
         rate = median([r["requests_per_s"] for r in rows])
+        # Each round's ratio against the bare run just before it (the machine's load drifts;
+        # neighbours in time share it), then the median over the rounds.
+        ratios = [r["requests_per_s"] / b for r, b in zip(rows, bare_rounds, strict=True) if b]
         out[variant] = {
             "requests_per_s": rate,
-            "ratio": rate / bare if bare else float("nan"),
+            "ratio": median(ratios),
+            "round_ratios": ratios,
             "p50_ms": median([r.get("p50_ms", float("nan")) for r in rows]),
             "p99_ms": median([r.get("p99_ms", float("nan")) for r in rows]),
             "rounds": [r["requests_per_s"] for r in rows],
