@@ -74,11 +74,19 @@ class Pending:
                 agent = classify(facts.user_agent, facts.ch_platform, facts.ch_mobile)
                 shape = (agent, hour, facts.method, status, throttled)
                 slot = shapes.get(shape)
+                day = hour // 24
                 if slot is None:
                     shapes[shape] = [item, 1]
+                    # Hold the shape's entries now, in arrival order: added only after the
+                    # loop, they would find max_pending already filled by a burst of paths.
+                    for dimension, member in increments(item, agent):
+                        if (
+                            dimension in _SHAPE_DIMENSIONS
+                            and (dimension, day, member) not in counts
+                        ):
+                            add(dimension, day, member, 0)
                 else:
                     slot[1] += 1
-                day = hour // 24
                 if throttled:
                     entry = ("throttled", day, facts.path)
                 elif facts.method != "GET":
