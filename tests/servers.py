@@ -212,7 +212,7 @@ class Load:
 
 
 def drive(
-    port: int,
+    port: int | Sequence[int],
     requests: int,
     load: Load,
     *,
@@ -226,7 +226,9 @@ def drive(
     an action may block that thread: the others keep going). A request without a response
     counts as failed; once `Load.stop` was called, a thread ends at its first failure. Setting
     ``load.halted`` ends every thread after its current request; ``pace`` is a pause after each.
+    Several ports take turns, as hosts behind a round-robin load balancer would.
     """
+    ports = [port] if isinstance(port, int) else list(port)
     tickets = iter(range(requests))
     ticket_lock = threading.Lock()
 
@@ -237,7 +239,7 @@ def drive(
             if number is None or load.halted:
                 return
             try:
-                status, body = _get(port, f"{path}{number % 10}")
+                status, body = _get(ports[number % len(ports)], f"{path}{number % 10}")
             except (OSError, http.client.HTTPException):
                 with load.lock:
                     load.failed += 1

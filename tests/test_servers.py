@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import redis
 
-from wsgi_analytics import ASGIAnalytics, Recorder
+from wsgi_analytics import ASGIAnalytics, Recorder, Stats
 from wsgi_analytics.asgi import Message, Receive, Send
 from wsgi_analytics.embedded import EmbeddedServer
 
@@ -116,6 +116,34 @@ def test_gunicorn_restart_and_stop_mid_load(
     assert load.failed >= 1
     assert_counted_exactly(private_server.url, load, figures)
     no_tracebacks(server.log())
+
+
+@pytest.mark.slow
+def test_two_hosts_behind_a_load_balancer_share_one_redis(
+    server_process: Start, private_server: EmbeddedServer, figures: Figures
+) -> None:
+    """Two deployments (a gunicorn and a uvicorn, as two hosts would run them) behind a
+    round-robin balancer, one Redis: the counts add up, and a visitor seen by both hosts is one
+    visitor, because the day's salt for the visitor hash lives in Redis."""
+    url = private_server.url
+    hosts = [
+        server_process(lambda port: gunicorn_argv(port, "-w", "2", "-k", "gthread"), url),
+        server_process(lambda port: uvicorn_argv(port, "--workers", "2"), url),
+    ]
+    for host in hosts:
+        host.wait_ready(workers=2)
+    load = drive([host.port for host in hosts], 2 * STEP, Load())
+    for host in hosts:
+        host.send(signal.SIGTERM)
+    for host in hosts:
+        host.wait()
+    assert load.failed == 0
+    assert_counted_exactly(url, load, figures)
+    with Stats(url) as stats:
+        assert stats.total() == 2 * STEP
+        assert stats.uniques() == 1  # one client address and agent, whichever host it reached
+    for host in hosts:
+        no_tracebacks(host.log())
 
 
 @pytest.mark.slow
