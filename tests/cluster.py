@@ -22,7 +22,15 @@ import redis
 
 from wsgi_analytics.embedded import EmbeddedServer, free_port
 
-__all__ = ["ClusterNodes", "TLSServer", "cluster_nodes", "tls_server"]
+__all__ = [
+    "ClusterNodes",
+    "TLSCluster",
+    "TLSServer",
+    "cluster_nodes",
+    "tls_cluster",
+    "tls_directory",
+    "tls_server",
+]
 
 SLOTS = 16384
 
@@ -174,56 +182,138 @@ def tls_supported() -> str | None:
     return None
 
 
+def _start_tls_node(
+    directory: Path, port: int, password: str, *extra: str
+) -> subprocess.Popen[bytes]:
+    """A ``redis-server`` speaking only TLS on ``port`` and wanting ``password``; skips the
+    test when this server cannot do TLS."""
+    log_path = directory / f"server-{port}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port", "0",
+                "--tls-port", str(port),
+                "--bind", "127.0.0.1",
+                "--tls-cert-file", str(directory / "server.crt"),
+                "--tls-key-file", str(directory / "server.key"),
+                "--tls-ca-cert-file", str(directory / "ca.crt"),
+                "--tls-auth-clients", "no",
+                "--requirepass", password,
+                "--save", "",
+                "--appendonly", "no",
+                "--dir", str(directory),
+                *extra,
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    deadline = time.monotonic() + 10
+    while True:
+        if process.poll() is not None:
+            tail = log_path.read_text(errors="replace")[-2000:]
+            pytest.skip(f"redis-server would not start with TLS: {tail}")
+        try:
+            with _tls_connection(directory, port, password) as conn:
+                conn.ping()
+            return process
+        except redis.ConnectionError:
+            if time.monotonic() > deadline:
+                process.kill()
+                process.wait()
+                raise
+            time.sleep(0.05)
+
+
+def _tls_connection(directory: Path, port: int, password: str) -> redis.Redis:
+    return redis.Redis(
+        host="127.0.0.1",
+        port=port,
+        password=password,
+        ssl=True,
+        ssl_cert_reqs="required",
+        ssl_ca_certs=str(directory / "ca.crt"),
+    )
+
+
+def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        _wait_or_kill(process)
+
+
+def _wait_or_kill(process: subprocess.Popen[bytes]) -> None:
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @pytest.fixture(scope="module")
-def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TLSServer]:
+def tls_directory(tmp_path_factory: pytest.TempPathFactory) -> Path:
     reason = tls_supported()
     if reason:
         pytest.skip(reason)
     directory = tmp_path_factory.mktemp("tls")
     _make_certificates(directory)
-    port = free_port()
-    password = "s3cret-Pa55"
-    log = (directory / "server.log").open("wb")
-    process = subprocess.Popen(
-        [
-            "redis-server",
-            "--port", "0",
-            "--tls-port", str(port),
-            "--bind", "127.0.0.1",
-            "--tls-cert-file", str(directory / "server.crt"),
-            "--tls-key-file", str(directory / "server.key"),
-            "--tls-ca-cert-file", str(directory / "ca.crt"),
-            "--tls-auth-clients", "no",
-            "--requirepass", password,
-            "--save", "",
-            "--appendonly", "no",
-            "--dir", str(directory),
-        ],
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    server = TLSServer(port, password, directory / "ca.crt")
+    return directory
+
+
+@pytest.fixture(scope="module")
+def tls_server(tls_directory: Path) -> Iterator[TLSServer]:
+    server = TLSServer(free_port(), "s3cret-Pa55", tls_directory / "ca.crt")
+    process = _start_tls_node(tls_directory, server.port, server.password)
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            if process.poll() is not None:
-                log.flush()
-                pytest.skip(f"redis-server would not start with TLS: {server_log(directory)}")
-            try:
-                with redis.Redis.from_url(server.url()) as conn:
-                    conn.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
         yield server
     finally:
-        process.terminate()
-        process.wait(10)
-        log.close()
+        _stop([process])
 
 
-def server_log(directory: Path) -> str:
-    return (directory / "server.log").read_text(errors="replace")[-2000:]
+class TLSCluster(NamedTuple):
+    ports: list[int]
+    password: str
+    ca_file: Path
+
+    def url(self) -> str:
+        return (
+            f"rediss+cluster://:{self.password}@127.0.0.1:{self.ports[0]}"
+            f"?ssl_cert_reqs=required&ssl_ca_certs={self.ca_file}"
+        )
+
+
+@pytest.fixture(scope="module")
+def tls_cluster(tls_directory: Path) -> Iterator[TLSCluster]:
+    """Three TLS-only primaries with a password, their cluster bus on TLS too."""
+    ports = [cluster_port() for _ in range(3)]
+    cluster = TLSCluster(ports, "clu5ter-Pa55", tls_directory / "ca.crt")
+    processes: list[subprocess.Popen[bytes]] = []
+    cluster_args = ("--cluster-enabled", "yes", "--tls-cluster", "yes")
+    try:
+        for port in ports:
+            config = ("--cluster-config-file", f"nodes-{port}.conf")
+            node = _start_tls_node(tls_directory, port, cluster.password, *cluster_args, *config)
+            processes.append(node)
+        share = SLOTS // len(cluster.ports)
+        for index, port in enumerate(cluster.ports):
+            high = SLOTS - 1 if index == len(cluster.ports) - 1 else (index + 1) * share - 1
+            with _tls_connection(tls_directory, port, cluster.password) as conn:
+                conn.execute_command("CLUSTER", "ADDSLOTSRANGE", index * share, high)
+        with _tls_connection(tls_directory, cluster.ports[0], cluster.password) as conn:
+            for port in cluster.ports[1:]:
+                conn.execute_command("CLUSTER", "MEET", "127.0.0.1", port)
+        deadline = time.monotonic() + 30
+        for port in cluster.ports:
+            with _tls_connection(tls_directory, port, cluster.password) as conn:
+                while True:
+                    info = conn.execute_command("CLUSTER", "INFO").decode()
+                    if "cluster_state:ok" in info and "cluster_known_nodes:3" in info:
+                        break
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"TLS cluster did not form on port {port}:\n{info}")
+                    time.sleep(0.05)
+        yield cluster
+    finally:
+        _stop(processes)

@@ -24,10 +24,19 @@ from wsgi_analytics.counting import DIMENSIONS, Keys, today
 from wsgi_analytics.throttle import Rule, Throttle
 from wsgi_analytics.wsgi import StartResponse
 
-from .cluster import ClusterNodes, TLSServer, cluster_nodes, tls_server
+from .cluster import (
+    ClusterNodes,
+    TLSCluster,
+    TLSServer,
+    cluster_nodes,
+    tls_cluster,
+    tls_directory,
+    tls_server,
+)
 from .servers import Figures, figures
 
-__all__ = ["cluster_nodes", "figures", "tls_server"]  # the fixtures, imported for pytest
+# the fixtures, imported for pytest
+__all__ = ["cluster_nodes", "figures", "tls_cluster", "tls_directory", "tls_server"]
 
 AGENT = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/124.0 Safari/537.36"
 # (method, path, client address, expected status): page views, 404s, and POSTs that the
@@ -213,6 +222,30 @@ def test_tls_and_password_through_the_url(tls_server: TLSServer, adapter: str) -
         else:
             app = ASGIAnalytics(asgi_site, redis_url=url, throttle=throttle)
             answered = visit_asgi(app)
+        app.recorder.track("signups", "alice")
+        app.recorder.close()
+    finally:
+        throttle.close()
+    assert answered == [status for *_, status in VISITS]
+    with Stats(url) as stats:
+        check_stats(stats)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("adapter", ADAPTERS)
+def test_tls_cluster_with_password_through_the_url(tls_cluster: TLSCluster, adapter: str) -> None:
+    url = tls_cluster.url()
+    with redis.cluster.RedisCluster.from_url(url.replace("+cluster", "")) as admin:
+        admin.flushall(target_nodes=redis.cluster.RedisCluster.PRIMARIES)
+    throttle = make_throttle()
+    try:
+        if adapter == "wsgi":
+            app: Any = WSGIAnalytics(wsgi_site, redis_url=url, throttle=throttle)
+            answered = visit_wsgi(app)
+        else:
+            app = ASGIAnalytics(asgi_site, redis_url=url, throttle=throttle)
+            answered = visit_asgi(app)
+        assert isinstance(app.recorder.client, redis.cluster.RedisCluster)
         app.recorder.track("signups", "alice")
         app.recorder.close()
     finally:
