@@ -214,16 +214,21 @@ def test_uvicorn_stop_mid_load(
             ),
             id="gunicorn-uvicorn-worker",
         ),
+        pytest.param(
+            lambda port: uvicorn_argv(port, "--workers", "2", app="sample_fastapi:application"),
+            id="fastapi-add-middleware",
+        ),
     ],
 )
-def test_django_asgi_without_lifespan_support_still_flushes(
+def test_framework_apps_under_uvicorn_flush_at_shutdown(
     server_process: Start,
     private_server: EmbeddedServer,
     figures: Figures,
     argv: Callable[[int], list[str]],
 ) -> None:
     """Django's ASGI handler raises on the lifespan scope; the middleware then answers the
-    lifespan protocol itself, so that the shutdown flush happens under uvicorn all the same."""
+    lifespan protocol itself, so that the shutdown flush happens under uvicorn all the same.
+    FastAPI with ``add_middleware`` passes lifespan through its middleware stack."""
     server = server_process(argv, private_server.url)
     server.wait_ready()
     load = Load()
