@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import redis
 
-from wsgi_analytics import Recorder
+from wsgi_analytics import Recorder, _log
 from wsgi_analytics.agents import default_classifier
 from wsgi_analytics.counting import Event, increments, page_view, today
 from wsgi_analytics.facts import Facts
@@ -166,3 +166,24 @@ def test_wrk_script_rotates_the_stream() -> None:
     assert requests == list(traffic.stream(200, distinct_paths=20))  # reproducible
     assert len({r.path for r in requests}) > 5
     assert len(set(traffic.distinct_agents(300))) == 300
+
+
+def test_a_key_of_the_wrong_type_fails_alone(
+    redis_url: str, client: redis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The batched increments (one EVAL per dimension and day) keep the per-command behaviour:
+    a key someone overwrote with a string is reported, and every other key is still counted."""
+    _log._last.pop("command", None)  # the warning is rate-limited per process
+    recorder = Recorder(redis_url, flush_interval=3600)
+    client.set(recorder.keys.all("paths"), "not a sorted set")
+    for path in ("/a/", "/b/", "/a/"):
+        recorder.record(_view(path), 200)
+    with caplog.at_level("WARNING", logger="wsgi_analytics"):
+        recorder.flush()
+    recorder.close()
+    _log._last.pop("command", None)  # leave the limiter as other tests expect it
+    assert client.zscore(recorder.keys.day("paths", today()), "/a/") == 2.0
+    assert client.zscore(recorder.keys.day("paths", today()), "/b/") == 1.0
+    assert client.zscore(recorder.keys.all("browsers"), "Chrome") == 3.0
+    assert client.get(recorder.keys.all("paths")) == "not a sorted set"
+    assert "WRONGTYPE" in caplog.text

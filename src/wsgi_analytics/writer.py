@@ -1,8 +1,13 @@
-"""Writing pending counts to Redis: pipelined ``ZINCRBY``, trims, expiries and ``PFADD``.
+"""Writing pending counts to Redis: batched ``ZINCRBY``, trims, expiries and ``PFADD``.
 
 One ``pipeline(transaction=False)`` per chunk of pending entries: counters need no atomicity, and
 a cluster client splits such a pipeline by node. A chunk is forgotten only once its pipeline has
 run, so a connection lost mid-flush leaves the rest pending for the next try.
+
+The increments of one dimension and day go in one ``EVAL`` of `INCREMENT`, which runs the
+``ZINCRBY`` of every member on the day key and the all-time key (one hash slot): one command
+sent per dimension and flush instead of two per member, and a fraction of the client CPU, while
+Redis runs the same ``ZINCRBY`` as before.
 """
 
 from __future__ import annotations
@@ -22,6 +27,19 @@ from .pending import Pending
 __all__ = ["Writer"]
 
 _CHUNK = 4096  # pending entries per pipeline, so a long outage drains in bounded batches
+# KEYS: the sorted sets of one dimension and day (one slot); ARGV: member, amount, member, ...
+# pcall: a key of the wrong type fails alone, as a separate command would, and is reported.
+INCREMENT = """
+local failed
+for i = 1, #ARGV, 2 do
+  for k = 1, #KEYS do
+    local reply = redis.pcall('ZINCRBY', KEYS[k], ARGV[i + 1], ARGV[i])
+    if type(reply) == 'table' and reply.err then failed = reply.err end
+  end
+end
+if failed then return redis.error_reply(failed) end
+return #ARGV / 2
+"""
 _MAX_TRACKED = 10_000  # keys whose untrimmed writes are tracked; beyond it all are trimmed
 # Expiries are queued once per key, then again after this many seconds: a Redis that restarted
 # without its data gets them back on the keys it recreates.
@@ -54,11 +72,19 @@ class Writer:
             pipe = self.client.pipeline(transaction=False)
             written: dict[str, int] = {}
             days: dict[str, int] = {}
+            batches: dict[tuple[str, int], list[Any]] = {}
             for (dimension, day, member), amount in chunk.items():
-                for key in self.keys.targets(dimension, day):
-                    pipe.zincrby(key, amount, member)
-                    if dimension not in DAY_ONLY and dimension not in ALL_ONLY:
-                        written[key] = written.get(key, 0) + 1
+                batch = batches.get((dimension, day))
+                if batch is None:
+                    batch = batches[dimension, day] = []
+                batch += (member, amount)
+            for (dimension, day), batch in batches.items():
+                targets = self.keys.targets(dimension, day)
+                # EVAL, not EVALSHA: nothing to reload after a restart; Redis caches the script.
+                pipe.execute_command("EVAL", INCREMENT, len(targets), *targets, *batch)
+                if dimension not in DAY_ONLY and dimension not in ALL_ONLY:
+                    for key in targets:
+                        written[key] = written.get(key, 0) + len(batch) // 2
                 if dimension not in ALL_ONLY:
                     days[self.keys.day(dimension, day)] = day
             due = self._due_for_trim(written)
