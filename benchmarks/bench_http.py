@@ -9,7 +9,8 @@ rate is the median over the rounds, and each ratio the median over the rounds of
 ratio to the bare app measured just before it.
 ``wrk`` replays a rotating stream of paths, agents and referrers (`benchmarks.traffic`). The
 wrapped and naive apps write to separate Redis servers, so the wrapped one's ``INFO
-commandstats`` gives the real commands per request under this load.
+commandstats`` gives the real commands per request under this load (sent: all but the
+``ZINCRBY`` that the writer's ``EVAL`` runs inside Redis; run: all of them).
 
     python -m benchmarks.bench_http [--rounds 5] [--duration 3] [--servers uvicorn,gunicorn]
 """
@@ -38,7 +39,7 @@ from wsgi_analytics.embedded import EmbeddedServer, free_port
 from . import traffic
 from ._util import median, table, write_json
 from .apps import VARIANTS
-from .bench_redis import _commands
+from .bench_redis import _commands, _cpu
 
 __all__ = ["main", "run"]
 
@@ -147,7 +148,7 @@ def run_server(
         redises = {v: stack.enter_context(EmbeddedServer(prefer="redis-server")) for v in VARIANTS}
         admin = redis.Redis.from_url(redises["wrapped"].url)
         stack.callback(admin.close)
-        before = _commands(admin)
+        before, cpu_before = _commands(admin), _cpu(admin)
         with contextlib.ExitStack() as servers:
             urls = {v: servers.enter_context(_serve(server, v, redises[v].url)) for v in VARIANTS}
             served = dict.fromkeys(VARIANTS, 0)
@@ -160,8 +161,11 @@ def run_server(
                     served[variant] += result["requests"]
                     samples[variant].append(result)
         # The servers are stopped: a graceful shutdown flushed the last counts.
-        after = _commands(admin)
-    commands = sum(after.values()) - sum(before.values())
+        after, cpu_after = _commands(admin), _cpu(admin)
+    executed = {name: after[name] - before.get(name, 0) for name in after}
+    commands = sum(executed.values())
+    # commandstats counts the ZINCRBY the writer's EVAL runs too; the writer sends none itself.
+    sent = commands - executed.get("zincrby", 0)
     bare_rounds = [s["requests_per_s"] for s in samples["bare"]]
     out: dict[str, Any] = {}
     for variant, rows in samples.items():
@@ -178,8 +182,12 @@ def run_server(
             "rounds": [r["requests_per_s"] for r in rows],
             "non_2xx": sum(r["non_2xx"] for r in rows),
         }
+    requests = max(served["wrapped"], 1)
     out["wrapped"]["redis_commands"] = commands
-    out["wrapped"]["redis_commands_per_request"] = commands / max(served["wrapped"], 1)
+    out["wrapped"]["redis_by_command"] = {k: v for k, v in executed.items() if v}
+    out["wrapped"]["redis_commands_per_request"] = sent / requests
+    out["wrapped"]["redis_executed_per_request"] = commands / requests
+    out["wrapped"]["redis_cpu_us_per_request"] = (cpu_after - cpu_before) / requests * 1e6
     return out
 
 
@@ -228,7 +236,10 @@ def report(data: dict[str, Any]) -> str:
                     r["ratio"],
                     r["p50_ms"],
                     r["p99_ms"],
-                    f"{r['redis_commands_per_request']:.4f}" if variant == "wrapped" else "",
+                    f"{r['redis_commands_per_request']:.4f} sent, "
+                    f"{r['redis_executed_per_request']:.3f} run"
+                    if variant == "wrapped"
+                    else "",
                 )
             )
     headers = ("server", "variant", "requests/s", "ratio", "p50 ms", "p99 ms", "Redis cmd/req")

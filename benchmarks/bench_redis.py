@@ -1,12 +1,13 @@
-"""Redis load at steady state: commands per request and bytes per flush.
+"""Redis load at steady state: commands per request, Redis CPU and bytes per flush.
 
 What one flush writes depends only on what was recorded since the previous one, so the steady
 state of a process serving ``rate`` requests per second with ``flush_interval`` seconds between
 flushes is reproduced without a clock: the background flusher is kept asleep, and each cycle
 records ``rate * interval`` fresh requests of the realistic stream and runs one flush. The
-server's own counters are read around the measured cycles (``INFO commandstats`` for commands,
-``INFO stats`` for bytes), after warm-up cycles that do the once-per-process work (the day's
-salt, ``EXPIREAT`` of the day keys).
+server's own counters are read around the measured cycles (``INFO commandstats`` for commands
+executed, including those a script runs, ``INFO cpu`` for its CPU, ``INFO stats`` for bytes;
+the commands *sent* are counted on the client's pipelines), after warm-up cycles that do the
+once-per-process work (the day's salt, ``EXPIREAT`` of the day keys).
 
 Commands grow with the distinct members a flush touches, not with requests: the ratio falls as
 the rate per process or the interval grows.
@@ -43,6 +44,33 @@ def _commands(client: redis.Redis) -> dict[str, int]:
     return out
 
 
+def _cpu(client: redis.Redis) -> float:
+    stats = client.info("cpu")
+    return float(stats["used_cpu_user"]) + float(stats["used_cpu_sys"])
+
+
+class _Sent:
+    """Counts the commands the recorder's pipelines send (commandstats also counts what runs
+    inside a script, so it cannot tell the two apart)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._execute = redis.client.Pipeline.execute
+
+    def __enter__(self) -> _Sent:
+        sent, execute = self, self._execute
+
+        def counting(pipe: redis.client.Pipeline, raise_on_error: bool = True) -> Any:
+            sent.count += len(pipe.command_stack)
+            return execute(pipe, raise_on_error)
+
+        redis.client.Pipeline.execute = counting  # type: ignore[method-assign,assignment]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        redis.client.Pipeline.execute = self._execute  # type: ignore[method-assign]
+
+
 def _net(client: redis.Redis) -> tuple[int, int]:
     stats = client.info("stats")
     return int(stats["total_net_input_bytes"]), int(stats["total_net_output_bytes"])
@@ -62,14 +90,17 @@ def run_rate(
     recorder = Recorder(redis_url, prefix=f"bench-redis-{rate}", flush_interval=3600.0)
     facts = _facts(per_flush * (warmup + flushes), seed=rate)
     try:
-        for cycle in range(warmup + flushes):
-            if cycle == warmup:
-                before, net_before = _commands(admin), _net(admin)
-            for _ in range(per_flush):
-                item = next(facts)
-                recorder.record(item, 404 if item.path == "/tags/item-4/" else 200)
-            recorder.flush()
-        after, net_after = _commands(admin), _net(admin)
+        with _Sent() as sent:
+            for cycle in range(warmup + flushes):
+                if cycle == warmup:
+                    before, net_before, cpu_before = _commands(admin), _net(admin), _cpu(admin)
+                    sent_before = sent.count
+                for _ in range(per_flush):
+                    item = next(facts)
+                    recorder.record(item, 404 if item.path == "/tags/item-4/" else 200)
+                recorder.flush()
+            after, net_after, cpu_after = _commands(admin), _net(admin), _cpu(admin)
+            sent_count = sent.count - sent_before
     finally:
         recorder.close()
         admin.close()
@@ -87,8 +118,11 @@ def run_rate(
         "flushes": flushes,
         "commands": commands,
         "by_command": by_command,
-        "commands_per_request": commands / requests,
-        "commands_per_flush": commands / flushes,
+        "commands_sent": sent_count,
+        "commands_per_request": sent_count / requests,
+        "commands_per_flush": sent_count / flushes,
+        "executed_per_request": commands / requests,
+        "redis_cpu_us_per_request": (cpu_after - cpu_before) / requests * 1e6,
         "bytes_in_per_flush": (net_after[0] - net_before[0]) / flushes,
         "bytes_out_per_flush": (net_after[1] - net_before[1]) / flushes,
     }
@@ -119,15 +153,18 @@ def report(data: dict[str, Any]) -> str:
         (
             f"{r['rate_per_s']:,}",
             f"{r['flush_interval_s']:g}",
-            r["commands_per_request"],
+            f"{r['commands_per_request']:.4f}",
             r["commands_per_flush"],
+            f"{r['executed_per_request']:.3f}",
+            r["redis_cpu_us_per_request"],
             r["bytes_in_per_flush"],
             ", ".join(f"{k} {v}" for k, v in sorted(r["by_command"].items())),
         )
         for r in data["results"]
     ]
     headers = (
-        "requests/s", "flush s", "commands/req", "commands/flush", "bytes/flush", "commands",
+        "requests/s", "flush s", "sent/req", "sent/flush", "executed/req", "Redis CPU µs/req",
+        "bytes/flush", "executed (commandstats)",
     )  # fmt: skip
     return table(headers, rows)
 
