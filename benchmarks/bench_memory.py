@@ -4,11 +4,15 @@ Each scenario runs in a fresh child process (so RSS is its own): the WSGI hello 
 `WSGIAnalytics` serves ``--requests`` requests of the realistic stream spread over
 ``--paths`` distinct paths, with the background flusher running at its default 1 s interval:
 
-- ``redis up``: counts flow to Redis; the buffers stay at about one second of traffic;
-- ``redis down``: Redis unreachable the whole time; the pending counts grow to ``max_pending``
-  distinct members (default 100,000), beyond which new members are dropped and counted.
+- ``redis up, 20k/s``: paced at 20,000 requests a second (a busy uvicorn worker); counts flow
+  to Redis and the buffers hold about one flush interval of traffic;
+- ``redis up, flat out``: as fast as the loop goes (~100k requests a second, more than any
+  server here feeds one process): the flusher falls behind and the queue of finished requests
+  grows (bounded at 1,000,000 requests);
+- ``redis down``: flat out with Redis unreachable the whole time; the pending counts grow to
+  ``max_pending`` distinct members (default 100,000), beyond which new members are dropped.
 
-    python -m benchmarks.bench_memory [--requests 1000000] [--paths 100000]
+    python -m benchmarks.bench_memory [--requests 1000000] [--paths 100000] [--rate 20000]
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def child(redis_url: str, requests: int, paths: int) -> dict[str, Any]:
+def child(redis_url: str, requests: int, paths: int, rate: float = 0.0) -> dict[str, Any]:
     """Runs in the child process: serve the requests, report buffers and RSS."""
     from wsgi_analytics import WSGIAnalytics
 
@@ -57,8 +61,12 @@ def child(redis_url: str, requests: int, paths: int) -> dict[str, Any]:
         for _chunk in body:
             pass
         body.close()  # type: ignore[attr-defined]
-        if index % 10_000 == 0:
+        if index % 1000 == 0:
             peak_queue = max(peak_queue, len(recorder._queue))
+            if rate:
+                pause = start + index / rate - time.perf_counter()
+                if pause > 0:
+                    time.sleep(pause)
     elapsed = time.perf_counter() - start
     time.sleep(recorder.flush_interval * 2)  # let the flusher catch up (or fail again)
     with recorder._flush_lock:
@@ -68,6 +76,7 @@ def child(redis_url: str, requests: int, paths: int) -> dict[str, Any]:
     result = {
         "requests": requests,
         "distinct_paths": paths,
+        "rate_per_s": requests / elapsed,
         "seconds": elapsed,
         "rss_before_mb": rss_before,
         "rss_after_mb": _rss_mb(),
@@ -81,10 +90,17 @@ def child(redis_url: str, requests: int, paths: int) -> dict[str, Any]:
     return result
 
 
-def run(redis_url: str, *, requests: int = 1_000_000, paths: int = 100_000) -> dict[str, Any]:
-    scenarios = {"redis up": redis_url, "redis down": "redis://127.0.0.1:1/0"}
+def run(
+    redis_url: str, *, requests: int = 1_000_000, paths: int = 100_000, rate: float = 20_000
+) -> dict[str, Any]:
+    down = "redis://127.0.0.1:1/0"
+    scenarios = {
+        f"redis up, {rate / 1000:g}k/s": (redis_url, rate),
+        "redis up, flat out": (redis_url, 0.0),
+        "redis down, flat out": (down, 0.0),
+    }
     results = {}
-    for name, url in scenarios.items():
+    for name, (url, pace) in scenarios.items():
         output = subprocess.run(
             [
                 sys.executable,
@@ -96,6 +112,8 @@ def run(redis_url: str, *, requests: int = 1_000_000, paths: int = 100_000) -> d
                 str(requests),
                 "--paths",
                 str(paths),
+                "--rate",
+                str(pace),
             ],
             cwd=ROOT,
             capture_output=True,
@@ -104,7 +122,7 @@ def run(redis_url: str, *, requests: int = 1_000_000, paths: int = 100_000) -> d
             timeout=1800,
         ).stdout
         results[name] = json.loads(output.strip().splitlines()[-1])
-    return {"config": {"requests": requests, "paths": paths}, "results": results}
+    return {"config": {"requests": requests, "paths": paths, "rate": rate}, "results": results}
 
 
 def report(data: dict[str, Any]) -> str:
@@ -113,6 +131,7 @@ def report(data: dict[str, Any]) -> str:
             name,
             f"{r['requests']:,}",
             f"{r['distinct_paths']:,}",
+            f"{r['rate_per_s']:,.0f}",
             f"{r['pending_members']:,}",
             f"{r['pending_visitors']:,}",
             f"{r['peak_queue']:,}",
@@ -123,7 +142,7 @@ def report(data: dict[str, Any]) -> str:
         for name, r in data["results"].items()
     ]
     headers = (
-        "scenario", "requests", "paths", "pending members", "pending visitors",
+        "scenario", "requests", "paths", "req/s", "pending members", "pending visitors",
         "peak queue", "dropped", "RSS before MB", "RSS after MB",
     )  # fmt: skip
     return table(headers, rows)
@@ -133,14 +152,15 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--requests", type=int, default=1_000_000)
     parser.add_argument("--paths", type=int, default=100_000)
+    parser.add_argument("--rate", type=float, default=20_000, help="requests/s, 0: flat out")
     parser.add_argument("--redis-url")
     parser.add_argument("--child", metavar="REDIS_URL", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        print(json.dumps(child(args.child, args.requests, args.paths)))
+        print(json.dumps(child(args.child, args.requests, args.paths, args.rate)))
         return
     with redis_server(args.redis_url) as url:
-        data = run(url, requests=args.requests, paths=args.paths)
+        data = run(url, requests=args.requests, paths=args.paths, rate=args.rate)
     print(report(data))
     print(f"written: {write_json('memory', data)}")
 
