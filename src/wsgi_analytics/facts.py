@@ -123,11 +123,13 @@ _CAPS = {
     "ch_platform": 64,
     "ch_mobile": 8,
 }
+_WANTED_CAPS = {name: (field, _CAPS[field]) for name, field in _WANTED.items()}
 
 
 def _scope_headers(headers: Iterable[Any]) -> dict[str, str]:
-    found: dict[str, bytes] = {}
-    wanted = _WANTED.get
+    text: dict[str, str] = {}
+    forwarded: bytes | None = None
+    wanted = _WANTED_CAPS.get
     for item in headers:
         try:
             name, value = item
@@ -137,21 +139,24 @@ def _scope_headers(headers: Iterable[Any]) -> dict[str, str]:
             continue
         # Servers send lower-case names (the ASGI spec asks for it): look up as is, and
         # lower-case only a name that is not.
-        field = wanted(name)
-        if field is None:
+        spec = wanted(name)
+        if spec is None:
             if name.islower() or not name.isascii():
                 continue
-            field = wanted(name.lower())
-            if field is None:
+            spec = wanted(name.lower())
+            if spec is None:
                 continue
         if not isinstance(value, bytes):
             continue
-        if field == "forwarded_for" and field in found:
+        field, cap = spec
+        if field == "forwarded_for":
             # Repeated X-Forwarded-For lines form one list (RFC 9110 section 5.3).
-            found[field] = found[field] + b"," + value
-        elif field not in found:
-            found[field] = value
-    return {field: _bytes_text(value, _CAPS[field]) for field, value in found.items()}
+            forwarded = value if forwarded is None else forwarded + b"," + value
+        elif field not in text:
+            text[field] = _bytes_text(value, cap)
+    if forwarded is not None:
+        text["forwarded_for"] = _bytes_text(forwarded, _READ_FORWARDED)
+    return text
 
 
 def _scope_client(client: object) -> str | None:
@@ -167,20 +172,24 @@ def from_scope(scope: Mapping[str, Any]) -> Facts:
     path = scope.get("path")
     headers = scope.get("headers")
     fields = _scope_headers(headers) if isinstance(headers, (list, tuple)) else {}
-    full = _join_path(
-        root[:MAX_PATH] if isinstance(root, str) else "",
-        path[:MAX_PATH] if isinstance(path, str) else "",
-    )
-    # Starlette and others set root_path and keep it as a prefix of path (the ASGI spec's
-    # newer reading); do not count the prefix twice.
-    if (
-        isinstance(root, str)
-        and root
-        and isinstance(path, str)
-        and (path == root or path.startswith(root.rstrip("/") + "/"))
-    ):
-        full = path[:MAX_PATH]
+    if not root and isinstance(path, str):
+        full = path[:MAX_PATH] or "/"  # the usual case: no mount prefix
+    else:
+        full = _join_path(
+            root[:MAX_PATH] if isinstance(root, str) else "",
+            path[:MAX_PATH] if isinstance(path, str) else "",
+        )
+        # Starlette and others set root_path and keep it as a prefix of path (the ASGI spec's
+        # newer reading); do not count the prefix twice.
+        if (
+            isinstance(root, str)
+            and root
+            and isinstance(path, str)
+            and (path == root or path.startswith(root.rstrip("/") + "/"))
+        ):
+            full = path[:MAX_PATH]
     get = fields.get
+    forwarded = get("forwarded_for")
     return _new_facts(
         Facts,
         (
@@ -190,7 +199,7 @@ def from_scope(scope: Mapping[str, Any]) -> Facts:
             get("referrer", ""),
             get("user_agent", ""),
             _scope_client(scope.get("client")),
-            _keep_right(get("forwarded_for", "")),
+            _keep_right(forwarded) if forwarded else "",
             get("ch_platform", ""),
             get("ch_mobile", ""),
         ),
