@@ -12,7 +12,11 @@ wrapped and naive apps write to separate Redis servers, so the wrapped one's ``I
 commandstats`` gives the real commands per request under this load (sent: all but the
 ``ZINCRBY`` that the writer's ``EVAL`` runs inside Redis; run: all of them).
 
+With ``--decompose`` two more variants show where the wrapped app's cost goes: ``facts`` reads
+the request facts and nothing else, ``silent`` is the whole middleware recording nothing.
+
     python -m benchmarks.bench_http [--rounds 5] [--duration 3] [--servers uvicorn,gunicorn]
+                                    [--decompose]
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ from wsgi_analytics.embedded import EmbeddedServer, free_port
 
 from . import traffic
 from ._util import median, table, write_json
-from .apps import VARIANTS
+from .apps import DECOMPOSITION, VARIANTS
 from .bench_redis import _commands, _cpu
 
 __all__ = ["main", "run"]
@@ -141,20 +145,26 @@ def wrk(
 
 
 def run_server(
-    server: str, script: Path, *, rounds: int, duration: float, warmup: float
+    server: str,
+    script: Path,
+    *,
+    rounds: int,
+    duration: float,
+    warmup: float,
+    variants: tuple[str, ...] = VARIANTS,
 ) -> dict[str, Any]:
     settings = SERVERS[server]
     with contextlib.ExitStack() as stack:
-        redises = {v: stack.enter_context(EmbeddedServer(prefer="redis-server")) for v in VARIANTS}
+        redises = {v: stack.enter_context(EmbeddedServer(prefer="redis-server")) for v in variants}
         admin = redis.Redis.from_url(redises["wrapped"].url)
         stack.callback(admin.close)
         before, cpu_before = _commands(admin), _cpu(admin)
         with contextlib.ExitStack() as servers:
-            urls = {v: servers.enter_context(_serve(server, v, redises[v].url)) for v in VARIANTS}
-            served = dict.fromkeys(VARIANTS, 0)
+            urls = {v: servers.enter_context(_serve(server, v, redises[v].url)) for v in variants}
+            served = dict.fromkeys(variants, 0)
             for variant, url in urls.items():  # warm-up: imports, agent memo, connections
                 served[variant] += wrk(url, script, duration=warmup, **settings)["requests"]
-            samples: dict[str, list[dict[str, Any]]] = {v: [] for v in VARIANTS}
+            samples: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
             for _ in range(rounds):
                 for variant, url in urls.items():
                     result = wrk(url, script, duration=duration, **settings)
@@ -197,6 +207,7 @@ def run(
     rounds: int = 5,
     duration: float = 3.0,
     warmup: float = 1.0,
+    variants: tuple[str, ...] = VARIANTS,
 ) -> dict[str, Any]:
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk not found: apt-get install -y wrk (nox -s bench does it)")
@@ -204,7 +215,9 @@ def run(
         script = Path(tmp) / "stream.lua"
         script.write_text(traffic.wrk_script())
         results = {
-            server: run_server(server, script, rounds=rounds, duration=duration, warmup=warmup)
+            server: run_server(
+                server, script, rounds=rounds, duration=duration, warmup=warmup, variants=variants
+            )
             for server in servers
         }
     return {
@@ -226,7 +239,9 @@ def report(data: dict[str, Any]) -> str:
             "uvicorn": "uvicorn -w1 (uvloop, httptools), ASGI",
             "gunicorn": "gunicorn -w2 sync, WSGI",
         }
-        for variant in VARIANTS:
+        for variant in (*VARIANTS, *DECOMPOSITION):
+            if variant not in variants:
+                continue
             r = variants[variant]
             rows.append(
                 (
@@ -252,12 +267,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--duration", type=float, default=3.0)
     parser.add_argument("--warmup", type=float, default=1.0)
+    parser.add_argument(
+        "--decompose",
+        action="store_true",
+        help="also run 'facts' (request facts only) and 'silent' (middleware, no recording)",
+    )
     args = parser.parse_args(argv)
     data = run(
         servers=tuple(args.servers.split(",")),
         rounds=args.rounds,
         duration=args.duration,
         warmup=args.warmup,
+        variants=(*VARIANTS, *DECOMPOSITION) if args.decompose else VARIANTS,
     )
     print(report(data))
     print(f"written: {write_json('http', data)}")

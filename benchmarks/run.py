@@ -31,7 +31,10 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "inprocess": (["--rounds", "7"], ["--requests", "200", "--rounds", "1"]),
     "agents": ([], ["--agents", "50", "--basic-agents", "5", "--rounds", "1"]),
     "redis": ([], ["--rates", "200", "--intervals", "1", "--flushes", "1"]),
-    "http": (["--rounds", "7", "--duration", "3"], ["--rounds", "1", "--duration", "1"]),
+    "http": (
+        ["--rounds", "7", "--duration", "3", "--decompose"],
+        ["--rounds", "1", "--duration", "1", "--decompose"],
+    ),
     "memory": ([], ["--requests", "3000", "--paths", "500"]),
     "throttle": ([], ["--quick"]),
     "read": ([], ["--quick"]),
