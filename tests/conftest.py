@@ -11,7 +11,14 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+from wsgi_analytics import _log
 from wsgi_analytics.embedded import EmbeddedServer
+
+
+@pytest.fixture(autouse=True)
+def _fresh_log_limiter(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test sees its own rate-limited warnings, whatever ran before it."""
+    monkeypatch.setattr(_log, "_last", {})
 
 
 @pytest.fixture(scope="session")
