@@ -71,10 +71,11 @@ class Recorder:
         self._owns_client = client is None
         self.client: _redis.Client = client if client is not None else _redis.connect(redis_url)
         self._classify = classifier or default_classifier()
-        # A burst larger than this wakes the flusher early; a queue this deep means the flusher
-        # is starved, and requests beyond it are dropped rather than held without bound.
+        # A burst larger than this wakes the flusher early; a queue this deep (~0.7 KB a queued
+        # request, so ~140 MB) means the flusher is starved, and requests beyond it are dropped
+        # and counted rather than held without bound.
         self._flush_at = 20_000
-        self._max_queue = 1_000_000
+        self._max_queue = 200_000
         self._closed = False
         self._reset()
         _live.add(self)
