@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from datetime import datetime, timezone
 from functools import lru_cache
 from typing import NamedTuple
@@ -33,6 +32,8 @@ __all__ = [
     "MAX_MEMBER",
     "Event",
     "Keys",
+    "by_request",
+    "by_shape",
     "check_dimension",
     "day_label",
     "hour_label",
@@ -132,28 +133,46 @@ def page_view(facts: Facts, status: int, agent: Agent) -> bool:
     return facts.method == "GET" and (200 <= status < 300 or status == 304) and agent.bot is None
 
 
-def increments(event: Event, agent: Agent) -> Iterator[tuple[str, str]]:
-    """The (dimension, member) pairs one request adds 1 to."""
+def by_shape(event: Event, agent: Agent) -> list[tuple[str, str]]:
+    """The (dimension, member) pairs that depend only on the request's shape: its agent, hour,
+    method, status and whether it was throttled. A batch of requests counts them once per shape.
+    """
     facts, status = event.facts, event.status
-    yield "statuses", str(status)
+    pairs = [("statuses", str(status))]
     if agent.bot is not None:
-        yield "bots", agent.bot[:MAX_MEMBER]
+        pairs.append(("bots", agent.bot[:MAX_MEMBER]))
+    if not event.throttled and page_view(facts, status, agent):
+        pairs += [
+            ("browsers", agent.browser[:MAX_MEMBER]),
+            ("platforms", agent.platform[:MAX_MEMBER]),
+            ("devices", agent.device),
+            ("timeline", hour_label(event.hour)),
+            ("days", day_label(event.hour // 24)),
+        ]
+    return pairs
+
+
+def by_request(event: Event, viewed: bool) -> list[tuple[str, str]]:
+    """The pairs that carry the request's own path or referrer; ``viewed``: it is a page view
+    (`page_view`, and not throttled), which depends on the shape alone."""
+    facts = event.facts
     if event.throttled:
-        yield "throttled", facts.path
-        return
-    if facts.method == "GET" and status == 404:
-        yield "not_found", facts.path
-    if not page_view(facts, status, agent):
-        return
-    yield "paths", facts.path
-    source = referrer_host(facts.referrer, facts.host)
-    if source is not None:
-        yield "referrers", source
-    yield "browsers", agent.browser[:MAX_MEMBER]
-    yield "platforms", agent.platform[:MAX_MEMBER]
-    yield "devices", agent.device
-    yield "timeline", hour_label(event.hour)
-    yield "days", day_label(event.hour // 24)
+        return [("throttled", facts.path)]
+    if viewed:
+        source = referrer_host(facts.referrer, facts.host)
+        if source is None:
+            return [("paths", facts.path)]
+        return [("paths", facts.path), ("referrers", source)]
+    if facts.method == "GET" and event.status == 404:
+        return [("not_found", facts.path)]
+    return []
+
+
+def increments(event: Event, agent: Agent) -> list[tuple[str, str]]:
+    """The (dimension, member) pairs one request adds 1 to: the reference the recorder's
+    batched counting is tested against."""
+    viewed = not event.throttled and page_view(event.facts, event.status, agent)
+    return by_shape(event, agent) + by_request(event, viewed)
 
 
 class Keys:

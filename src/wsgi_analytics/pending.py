@@ -14,18 +14,12 @@ from typing import Any
 
 from ._log import logger, warn_limited
 from .agents import Agent
-from .counting import Event, increments, page_view, referrer_host
+from .counting import Event, by_request, by_shape, page_view
 from .identity import client_identity
 
 __all__ = ["Pending"]
 
 Entry = tuple[str, int, str]  # (dimension, day number, member)
-# The dimensions whose member depends only on a request's shape (agent, hour, method, status,
-# throttled): `Pending.drain` counts them once per shape and batch. The others (paths, referrers,
-# not_found, throttled) carry the request's own path or referrer and are counted per request.
-_SHAPE_DIMENSIONS = frozenset(
-    {"statuses", "bots", "browsers", "platforms", "devices", "timeline", "days"}
-)
 
 
 class Pending:
@@ -37,30 +31,16 @@ class Pending:
         self.visitors: dict[int, set[str]] = {}
         self.dropped = 0
 
-    def absorb(self, event: Event, classify: Callable[[str, str, str], Agent]) -> None:
-        """Add what one finished request counts."""
-        facts = event.facts
-        agent = classify(facts.user_agent, facts.ch_platform, facts.ch_mobile)
-        day = event.hour // 24
-        for dimension, member in increments(event, agent):
-            self.add(dimension, day, member, 1)
-        if not event.throttled and page_view(facts, event.status, agent):
-            who = client_identity(facts.client, facts.forwarded_for, event.trusted_proxies)
-            visitors = self.visitors.setdefault(day, set())
-            if len(visitors) < self.max_pending:
-                # Hashed with the day's salt when written; no address ever reaches Redis.
-                visitors.add(f"{who or '-'}\n{facts.user_agent}")
-
     def drain(self, queue: deque[Any], classify: Callable[[str, str, str], Agent]) -> None:
-        """Pop and absorb everything queued: `Event` objects and ``(dimension, day, member,
+        """Pop and count everything queued: `Event` objects and ``(dimension, day, member,
         amount)`` tuples from ``Recorder.track``.
 
-        The same counts as `absorb` on each event (tests check it against `increments`), at a
-        fraction of the cost: the shape dimensions are counted once per distinct shape in the
-        batch, a visitor once per distinct (client, agent), and the per-request work left is a
-        few dictionary increments.
+        The counts of `increments` on each event (a test checks it), at a fraction of the cost:
+        the `by_shape` pairs are counted once per distinct shape in the batch, a visitor once
+        per distinct (client, agent); per request there are only the `by_request` increments.
         """
         counts, add = self.counts, self.add
+        # shape -> [its first event, requests of that shape, whether they are page views]
         shapes: dict[tuple[Agent, int, str, int, bool], list[Any]] = {}
         seen: dict[int, set[tuple[str | None, str, int, str]]] = {}
         popleft = queue.popleft
@@ -70,62 +50,45 @@ class Pending:
                 if type(item) is not Event:
                     add(*item)
                     continue
-                hour, facts, status, throttled, proxies = item
+                facts = item.facts
                 agent = classify(facts.user_agent, facts.ch_platform, facts.ch_mobile)
-                shape = (agent, hour, facts.method, status, throttled)
+                day = item.hour // 24
+                shape = (agent, item.hour, facts.method, item.status, item.throttled)
                 slot = shapes.get(shape)
-                day = hour // 24
                 if slot is None:
-                    shapes[shape] = [item, 1]
+                    viewed = not item.throttled and page_view(facts, item.status, agent)
+                    slot = shapes[shape] = [item, 0, viewed]
                     # Hold the shape's entries now, in arrival order: added only after the
                     # loop, they would find max_pending already filled by a burst of paths.
-                    for dimension, member in increments(item, agent):
-                        if (
-                            dimension in _SHAPE_DIMENSIONS
-                            and (dimension, day, member) not in counts
-                        ):
+                    for dimension, member in by_shape(item, agent):
+                        if (dimension, day, member) not in counts:
                             add(dimension, day, member, 0)
-                else:
-                    slot[1] += 1
-                if throttled:
-                    entry = ("throttled", day, facts.path)
-                elif facts.method != "GET":
-                    continue
-                elif status == 404:
-                    entry = ("not_found", day, facts.path)
-                elif page_view(facts, status, agent):
-                    source = referrer_host(facts.referrer, facts.host)
-                    if source is not None:
-                        entry = ("referrers", day, source)
-                        found = counts.get(entry)
-                        if found is None:
-                            add("referrers", day, source, 1)
-                        else:
-                            counts[entry] = found + 1
-                    raw = seen.get(day)
-                    if raw is None:
-                        raw = seen[day] = set()
-                    raw.add((facts.client, facts.forwarded_for, proxies, facts.user_agent))
-                    entry = ("paths", day, facts.path)
-                else:
-                    continue
-                found = counts.get(entry)
-                if found is None:
-                    add(entry[0], day, entry[2], 1)
-                else:
-                    counts[entry] = found + 1
+                slot[1] += 1
+                for dimension, member in by_request(item, slot[2]):
+                    entry = (dimension, day, member)
+                    found = counts.get(entry)
+                    if found is None:
+                        add(dimension, day, member, 1)
+                    else:
+                        counts[entry] = found + 1
+                if slot[2]:
+                    distinct = seen.get(day)
+                    if distinct is None:
+                        distinct = seen[day] = set()
+                    distinct.add(
+                        (facts.client, facts.forwarded_for, item.trusted_proxies, facts.user_agent)
+                    )
             except Exception:
                 logger.exception("wsgi_analytics: could not count a request; skipped")
-        for (agent, hour, *_), (event, amount) in shapes.items():
-            day = hour // 24
-            for dimension, member in increments(event, agent):
-                if dimension in _SHAPE_DIMENSIONS:
-                    add(dimension, day, member, amount)
+        for (agent, hour, *_), (event, amount, _) in shapes.items():
+            for dimension, member in by_shape(event, agent):
+                add(dimension, hour // 24, member, amount)
         for day, distinct in seen.items():
             visitors = self.visitors.setdefault(day, set())
             for peer, forwarded_for, proxies, user_agent in distinct:
                 if len(visitors) >= self.max_pending:
                     break
+                # Hashed with the day's salt when written; no address ever reaches Redis.
                 who = client_identity(peer, forwarded_for, proxies)
                 visitors.add(f"{who or '-'}\n{user_agent}")
 
