@@ -240,11 +240,6 @@ def test_outage_log_lines_are_rate_limited(
         recorder.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="at-least-once: a pipeline that timed out waiting for its reply may still have been "
-    "applied (Redis stalled, not gone), and its counts stay pending and are written again",
-)
 def test_a_stall_longer_than_the_socket_timeout_does_not_count_twice(
     private_server: EmbeddedServer,
 ) -> None:

@@ -124,7 +124,7 @@ def test_outage_keeps_counts_until_redis_is_back(private_server: EmbeddedServer)
         with pytest.raises(redis.ConnectionError):
             recorder.flush()
         # 50 requests to one path are one pending member per key: bounded by members.
-        assert recorder._pending.counts[("paths", today(), "/during/")] == 50
+        assert recorder._pending.held(("paths", today(), "/during/")) == 50
         private_server.start()
         recorder.flush()
         reader = redis.Redis.from_url(private_server.url, decode_responses=True)

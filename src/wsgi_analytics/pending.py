@@ -8,6 +8,7 @@ it; what does not fit is dropped, counted in ``dropped`` and logged.
 from __future__ import annotations
 
 import itertools
+import secrets
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -28,6 +29,10 @@ class Pending:
     def __init__(self, max_pending: int) -> None:
         self.max_pending = max_pending
         self.counts: dict[Entry, int] = {}
+        # A chunk being written, with its batch id: until Redis has answered for it, it is
+        # retried as it was, never merged with newer counts, so that Redis can tell a retry of
+        # a batch it already applied from new work (see `writer.INCREMENT`).
+        self.inflight: tuple[str, dict[Entry, int]] | None = None
         self.visitors: dict[int, set[str]] = {}
         self.dropped = 0
 
@@ -97,7 +102,7 @@ class Pending:
         entry = (dimension, day, member)
         if entry in counts:
             counts[entry] += amount
-        elif len(counts) < self.max_pending:
+        elif len(self) < self.max_pending:
             counts[entry] = amount
         else:
             self.dropped += amount
@@ -107,20 +112,32 @@ class Pending:
                 len(counts),
             )
 
-    def chunk(self, size: int) -> dict[Entry, int]:
-        """The first ``size`` entries, to write; `forget` them once written."""
-        return dict(itertools.islice(self.counts.items(), size))
+    def take(self, size: int) -> tuple[str, dict[Entry, int]]:
+        """The chunk in flight, or the next ``size`` entries as a new one; `done` once written."""
+        if self.inflight is None:
+            chunk = dict(itertools.islice(self.counts.items(), size))
+            for entry in chunk:
+                del self.counts[entry]
+            self.inflight = (secrets.token_hex(8), chunk)
+        return self.inflight
 
-    def forget(self, written: dict[Entry, int]) -> None:
-        for entry in written:
-            del self.counts[entry]
+    def done(self) -> None:
+        self.inflight = None
+
+    def held(self, entry: Entry) -> int:
+        """How much of ``entry`` is not yet in Redis."""
+        flying = self.inflight[1].get(entry, 0) if self.inflight else 0
+        return self.counts.get(entry, 0) + flying
 
     def total(self) -> int:
-        return sum(self.counts.values())
+        flying = sum(self.inflight[1].values()) if self.inflight else 0
+        return sum(self.counts.values()) + flying
 
     def clear(self) -> None:
         self.counts.clear()
+        self.inflight = None
         self.visitors.clear()
 
     def __len__(self) -> int:
-        return len(self.counts)
+        """Distinct entries held, in flight included: what ``max_pending`` bounds."""
+        return len(self.counts) + (len(self.inflight[1]) if self.inflight else 0)

@@ -1,8 +1,9 @@
 """Writing pending counts to Redis: batched ``ZINCRBY``, trims, expiries and ``PFADD``.
 
 One ``pipeline(transaction=False)`` per chunk of pending entries: counters need no atomicity, and
-a cluster client splits such a pipeline by node. A chunk is forgotten only once its pipeline has
-run, so a connection lost mid-flush leaves the rest pending for the next try.
+a cluster client splits such a pipeline by node. A chunk is done only once its pipeline has
+answered, so a connection lost mid-flush leaves it for the next try, which Redis applies once
+(see `INCREMENT`): exactly-once counting across retries, not at-least-once.
 
 The increments of one dimension and day go in one ``EVAL`` of `INCREMENT`, which runs the
 ``ZINCRBY`` of every member on the day key and the all-time key (one hash slot): one command
@@ -27,19 +28,28 @@ from .pending import Pending
 __all__ = ["Writer"]
 
 _CHUNK = 4096  # pending entries per pipeline, so a long outage drains in bounded batches
-# KEYS: the sorted sets of one dimension and day (one slot); ARGV: member, amount, member, ...
-# pcall: a key of the wrong type fails alone, as a separate command would, and is reported.
+# KEYS: the sorted sets of one dimension and day (one slot), then this batch's marker key;
+# ARGV: the marker's lifetime, then member, amount, member, ... A batch is applied once: a retry
+# of a pipeline whose reply was lost (Redis stalled past the socket timeout, a connection cut
+# after the send) finds its marker and does nothing. pcall: a key of the wrong type fails
+# alone, as a separate command would, and is reported.
 INCREMENT = """
+local marker = KEYS[#KEYS]
+if not redis.call('SET', marker, '1', 'NX', 'EX', ARGV[1]) then return 0 end
 local failed
-for i = 1, #ARGV, 2 do
-  for k = 1, #KEYS do
+for i = 2, #ARGV, 2 do
+  for k = 1, #KEYS - 1 do
     local reply = redis.pcall('ZINCRBY', KEYS[k], ARGV[i + 1], ARGV[i])
     if type(reply) == 'table' and reply.err then failed = reply.err end
   end
 end
 if failed then return redis.error_reply(failed) end
-return #ARGV / 2
+return (#ARGV - 1) / 2
 """
+# How long a batch's marker outlives it: a retry later than this (a partition that heals after
+# five minutes, just after Redis applied the batch) could count it twice. Markers cost about
+# 100 bytes each, one per dimension and day a flush writes.
+DEDUP_SECONDS = 300
 _MAX_TRACKED = 10_000  # keys whose untrimmed writes are tracked; beyond it all are trimmed
 # Expiries are queued once per key, then again after this many seconds: a Redis that restarted
 # without its data gets them back on the keys it recreates.
@@ -67,24 +77,27 @@ class Writer:
 
     def write(self, pending: Pending) -> None:
         """Write everything pending; raises on connection errors, leaving the rest pending."""
-        while pending.counts:
-            chunk = pending.chunk(_CHUNK)
+        while len(pending):
+            batch, chunk = pending.take(_CHUNK)
             pipe = self.client.pipeline(transaction=False)
             written: dict[str, int] = {}
             days: dict[str, int] = {}
             batches: dict[tuple[str, int], list[Any]] = {}
             for (dimension, day, member), amount in chunk.items():
-                batch = batches.get((dimension, day))
-                if batch is None:
-                    batch = batches[dimension, day] = []
-                batch += (member, amount)
-            for (dimension, day), batch in batches.items():
+                members = batches.get((dimension, day))
+                if members is None:
+                    members = batches[dimension, day] = []
+                members += (member, amount)
+            for (dimension, day), members in batches.items():
                 targets = self.keys.targets(dimension, day)
+                marker = f"{self.keys.tag(dimension)}:batch:{batch}:{day}"
                 # EVAL, not EVALSHA: nothing to reload after a restart; Redis caches the script.
-                pipe.execute_command("EVAL", INCREMENT, len(targets), *targets, *batch)
+                pipe.execute_command(
+                    "EVAL", INCREMENT, len(targets) + 1, *targets, marker, DEDUP_SECONDS, *members
+                )
                 if dimension not in DAY_ONLY and dimension not in ALL_ONLY:
                     for key in targets:
-                        written[key] = written.get(key, 0) + len(batch) // 2
+                        written[key] = written.get(key, 0) + len(members) // 2
                 if dimension not in ALL_ONLY:
                     days[self.keys.day(dimension, day)] = day
             due = self._due_for_trim(written)
@@ -96,7 +109,7 @@ class Writer:
             for key in due:
                 self._untrimmed.pop(key, None)
             self._expiring.update(expiring)
-            pending.forget(chunk)
+            pending.done()
         if pending.visitors:
             self._write_visitors(pending)
 
