@@ -15,7 +15,16 @@ import redis.asyncio
 import redis.asyncio.cluster
 import redis.cluster
 
-__all__ = ["AsyncClient", "Client", "connect", "connect_async", "describe", "resolve_url"]
+__all__ = [
+    "AsyncClient",
+    "Client",
+    "ClusterClient",
+    "close_cluster_connections",
+    "connect",
+    "connect_async",
+    "describe",
+    "resolve_url",
+]
 
 Client: TypeAlias = "redis.Redis | redis.cluster.RedisCluster"
 AsyncClient: TypeAlias = "redis.asyncio.Redis | redis.asyncio.cluster.RedisCluster"
@@ -46,12 +55,29 @@ def _split_cluster(url: str) -> tuple[str, bool]:
     return f"{base}://{rest}", bool(plus)
 
 
+class ClusterClient(redis.cluster.RedisCluster):
+    """A `RedisCluster` whose ``close()`` closes its connections: redis-py (8.1) only returns
+    them to the nodes' pools, and they stay open until garbage collection (ResourceWarning)."""
+
+    def close(self) -> None:
+        super().close()
+        close_cluster_connections(self)
+
+
+def close_cluster_connections(client: redis.cluster.RedisCluster) -> None:
+    """Disconnect every pool of a cluster client, the discovery (startup) nodes' included."""
+    manager = client.nodes_manager
+    for node in [*manager.nodes_cache.values(), *manager.startup_nodes.values()]:
+        if node.redis_connection is not None:
+            node.redis_connection.connection_pool.disconnect()
+
+
 def connect(url: str | None = None, **options: Any) -> Client:
     """A sync client for ``url`` (resolved as `resolve_url` does); the caller owns it."""
     target, cluster = _split_cluster(resolve_url(url))
     settings = {**_TIMEOUTS, **options}
     if cluster:
-        return redis.cluster.RedisCluster.from_url(target, **settings)
+        return ClusterClient.from_url(target, **settings)
     return redis.Redis.from_url(target, **settings)
 
 
