@@ -97,7 +97,7 @@ def sync_client(
         found = _cluster_node(source)
         if found is not None:
             host, port, settings = found
-            cluster = redis.cluster.RedisCluster(host, port, **settings, **_timeouts(timeout))
+            cluster = _redis.ClusterClient(host, port, **settings, **_timeouts(timeout))
             return cluster, True
     # An unusual connection class: share the recorder's client (and its timeouts) rather
     # than guess how to copy it.
