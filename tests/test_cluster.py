@@ -19,6 +19,7 @@ import redis.cluster
 from redis.crc import key_slot
 
 from wsgi_analytics import ASGIAnalytics, Recorder, Stats, WSGIAnalytics
+from wsgi_analytics._redis import close_cluster_connections
 from wsgi_analytics.asgi import Message
 from wsgi_analytics.counting import DIMENSIONS, Keys, today
 from wsgi_analytics.throttle import Rule, Throttle
@@ -124,6 +125,13 @@ def visit_asgi(app: ASGIAnalytics) -> list[int]:
     return answered
 
 
+def close_cluster(client: redis.cluster.RedisCluster) -> None:
+    """``close()`` and disconnect: redis-py (8.1) leaves a closed cluster client's connections
+    open until garbage collection (`wsgi_analytics._redis` does this for the clients it makes)."""
+    client.close()
+    close_cluster_connections(client)
+
+
 def check_stats(stats: Stats) -> None:
     """The same numbers, whatever the deployment."""
     for days in (1, 7, None):
@@ -168,6 +176,7 @@ def cluster(cluster_nodes: ClusterNodes) -> ClusterNodes:
 def test_counting_throttle_and_stats_on_a_cluster(
     cluster: ClusterNodes, figures: Figures, adapter: str, given: str
 ) -> None:
+    # A client of the user's making, as `Recorder(client=...)` and `Stats(client=...)` take it.
     client = redis.cluster.RedisCluster.from_url(cluster.url.replace("redis+cluster", "redis"))
     throttle = make_throttle()
     try:
@@ -200,7 +209,7 @@ def test_counting_throttle_and_stats_on_a_cluster(
         assert client.ttl(day_key) > 0
     finally:
         throttle.close()
-        client.close()
+        close_cluster(client)
 
 
 # -- TLS and AUTH through the URL ------------------------------------------------------------
@@ -235,8 +244,11 @@ def test_tls_and_password_through_the_url(tls_server: TLSServer, adapter: str) -
 @pytest.mark.parametrize("adapter", ADAPTERS)
 def test_tls_cluster_with_password_through_the_url(tls_cluster: TLSCluster, adapter: str) -> None:
     url = tls_cluster.url()
-    with redis.cluster.RedisCluster.from_url(url.replace("+cluster", "")) as admin:
+    admin = redis.cluster.RedisCluster.from_url(url.replace("+cluster", ""))
+    try:
         admin.flushall(target_nodes=redis.cluster.RedisCluster.PRIMARIES)
+    finally:
+        close_cluster(admin)
     throttle = make_throttle()
     try:
         if adapter == "wsgi":
@@ -260,13 +272,17 @@ def test_wrong_password_never_breaks_the_app_nor_leaks(
     tls_server: TLSServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     url = tls_server.url(password="not-the-Pa55")
-    app = WSGIAnalytics(wsgi_site, redis_url=url, throttle=make_throttle(), flush_interval=3600.0)
-    with caplog.at_level(logging.WARNING, logger="wsgi_analytics"):
-        # Every request answered by the app (the throttle fails open), none lost to an error.
-        assert visit_wsgi(app) == [
-            200 if method == "POST" else status for method, _, _, status in VISITS
-        ]
-        with pytest.raises(redis.AuthenticationError):
-            app.recorder.flush()
+    throttle = make_throttle()
+    app = WSGIAnalytics(wsgi_site, redis_url=url, throttle=throttle, flush_interval=3600.0)
+    try:
+        with caplog.at_level(logging.WARNING, logger="wsgi_analytics"):
+            # Every request answered by the app (the throttle fails open), none lost to an error.
+            assert visit_wsgi(app) == [
+                200 if method == "POST" else status for method, _, _, status in VISITS
+            ]
+            with pytest.raises(redis.AuthenticationError):
+                app.recorder.flush()
+    finally:
         app.recorder.close()
+        throttle.close()
     assert "not-the-Pa55" not in caplog.text
