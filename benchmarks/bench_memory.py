@@ -70,7 +70,7 @@ def child(redis_url: str, requests: int, paths: int, rate: float = 0.0) -> dict[
     elapsed = time.perf_counter() - start
     time.sleep(recorder.flush_interval * 2)  # let the flusher catch up (or fail again)
     with recorder._flush_lock:
-        recorder._drain()
+        recorder._pending.drain(recorder._queue, recorder._classify)
         pending = len(recorder._pending)
         visitors = sum(len(v) for v in recorder._pending.visitors.values())
     result = {

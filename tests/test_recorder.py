@@ -214,3 +214,18 @@ def test_command_error_is_logged_not_retried(
     assert "WRONGTYPE" in caplog.text
     assert len(recorder._pending) == 0
     assert client.zscore(KEYS.all("paths"), "/x/") == 1.0
+
+
+def test_a_burst_beyond_max_pending_is_written_whole_while_redis_answers(
+    redis_url: str, client: redis.Redis
+) -> None:
+    recorder = Recorder(redis_url, flush_interval=3600, max_pending=1000)
+    try:
+        for index in range(5000):
+            recorder.record(view(f"/burst/{index}/"), 200)
+        recorder.flush()
+    finally:
+        recorder.close()
+    assert recorder.dropped == 0
+    assert client.zcard(KEYS.day("paths", today())) == 5000
+    assert zscores(client, KEYS.day("statuses", today())) == {"200": 5000.0}

@@ -33,12 +33,18 @@ class Pending:
         # retried as it was, never merged with newer counts, so that Redis can tell a retry of
         # a batch it already applied from new work (see `writer.INCREMENT`).
         self.inflight: tuple[str, dict[Entry, int]] | None = None
+        self._overlap = 0  # entries in both `counts` and the chunk in flight
         self.visitors: dict[int, set[str]] = {}
         self.dropped = 0
 
-    def drain(self, queue: deque[Any], classify: Callable[[str, str, str], Agent]) -> None:
-        """Pop and count everything queued: `Event` objects and ``(dimension, day, member,
-        amount)`` tuples from ``Recorder.track``.
+    def drain(
+        self,
+        queue: deque[Any],
+        classify: Callable[[str, str, str], Agent],
+        limit: int | None = None,
+    ) -> None:
+        """Pop and count what is queued (at most ``limit`` items): `Event` objects and
+        ``(dimension, day, member, amount)`` tuples from ``Recorder.track``.
 
         The counts of `increments` on each event (a test checks it), at a fraction of the cost:
         the `by_shape` pairs are counted once per distinct shape in the batch, a visitor once
@@ -49,7 +55,9 @@ class Pending:
         shapes: dict[tuple[Agent, int, str, int, bool], list[Any]] = {}
         seen: dict[int, set[tuple[str | None, str, int, str]]] = {}
         popleft = queue.popleft
-        while queue:
+        left = len(queue) if limit is None else limit
+        while queue and left > 0:
+            left -= 1
             item = popleft()
             try:
                 if type(item) is not Event:
@@ -102,6 +110,9 @@ class Pending:
         entry = (dimension, day, member)
         if entry in counts:
             counts[entry] += amount
+        elif self.inflight is not None and entry in self.inflight[1]:
+            counts[entry] = amount  # held already, in the chunk in flight: not a new member
+            self._overlap += 1
         elif len(self) < self.max_pending:
             counts[entry] = amount
         else:
@@ -123,6 +134,7 @@ class Pending:
 
     def done(self) -> None:
         self.inflight = None
+        self._overlap = 0
 
     def held(self, entry: Entry) -> int:
         """How much of ``entry`` is not yet in Redis."""
@@ -136,8 +148,10 @@ class Pending:
     def clear(self) -> None:
         self.counts.clear()
         self.inflight = None
+        self._overlap = 0
         self.visitors.clear()
 
     def __len__(self) -> int:
         """Distinct entries held, in flight included: what ``max_pending`` bounds."""
-        return len(self.counts) + (len(self.inflight[1]) if self.inflight else 0)
+        flying = len(self.inflight[1]) if self.inflight else 0
+        return len(self.counts) + flying - self._overlap

@@ -75,6 +75,9 @@ class Recorder:
         # request, so ~140 MB) means the flusher is starved, and requests beyond it are dropped
         # and counted rather than held without bound.
         self._flush_at = 20_000
+        # Requests drained per write: each adds at most two distinct entries of its own (path,
+        # referrer), so a slice cannot overfill max_pending while Redis answers.
+        self._slice = max(1, max_pending // 4)
         self._max_queue = 200_000
         self._closed = False
         self._reset()
@@ -132,8 +135,25 @@ class Recorder:
         Pending counts stay pending on failure and are retried by the next flush.
         """
         with self._flush_lock:
-            self._drain()
-            self._writer.write(self._pending)
+            # In slices, each written before the next is drained: a burst of more distinct
+            # members than max_pending is written whole while Redis answers. When it does not,
+            # the rest is still aggregated (memory grows with members, not requests) and the
+            # error raised once the queue is empty.
+            failure: Exception | None = None
+            left = len(self._queue)  # what was recorded so far; later requests wait their turn
+            while True:
+                part = min(left, self._slice)
+                self._pending.drain(self._queue, self._classify, part)
+                left -= part
+                if failure is None:
+                    try:
+                        self._writer.write(self._pending)
+                    except _TRANSIENT as error:
+                        failure = error
+                if left <= 0:
+                    break
+            if failure is not None:
+                raise failure
 
     def close(self) -> None:
         """Flush, stop the background flusher and close the client if this recorder made it."""
@@ -198,10 +218,6 @@ class Recorder:
                     logger.warning("wsgi_analytics: Redis is back, pending counts written")
                 self.failures = 0
                 delay = self.flush_interval
-
-    def _drain(self) -> None:
-        """Move queued requests into the pending counts (CPU only; runs under the flush lock)."""
-        self._pending.drain(self._queue, self._classify)
 
     @property
     def dropped(self) -> int:
