@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import redis
 
-from wsgi_analytics import Recorder, WSGIAnalytics
+from wsgi_analytics import ASGIAnalytics, Recorder, WSGIAnalytics
 from wsgi_analytics.counting import Keys, today
 
 from .helpers import zscores
@@ -223,6 +223,17 @@ def test_redis_down_the_app_still_answers() -> None:
         app.recorder.close()
 
 
-def test_negative_trusted_proxies_is_refused(recorder: Recorder) -> None:
-    with pytest.raises(ValueError, match="trusted_proxies"):
-        WSGIAnalytics(site, recorder=recorder, trusted_proxies=-1)
+@pytest.mark.parametrize(
+    ("options", "error", "message"),
+    [
+        pytest.param({"trusted_proxies": -1}, ValueError, "trusted_proxies", id="negative hops"),
+        pytest.param({"flush_interval": 5}, TypeError, "flush_interval", id="options of a new one"),
+        pytest.param({"prefix": "shop"}, ValueError, "prefix 'shop'", id="another prefix"),
+    ],
+)
+@pytest.mark.parametrize("adapter", [WSGIAnalytics, ASGIAnalytics])
+def test_options_that_cannot_apply_are_refused(
+    recorder: Recorder, adapter: Any, options: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        adapter(site, recorder=recorder, **options)

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
+from ._adapter import adapter_recorder, record_quietly
 from ._log import logger
 from .facts import Facts, from_scope
 from .recorder import Recorder
@@ -43,10 +44,10 @@ class ASGIAnalytics:
         trusted_proxies: int = 0,
         **recorder_options: Any,
     ) -> None:
-        if trusted_proxies < 0:
-            raise ValueError("trusted_proxies must be 0 or more")
         self.app = app
-        self.recorder = recorder or Recorder(redis_url, prefix=prefix, **recorder_options)
+        self.recorder = adapter_recorder(
+            recorder, redis_url, prefix, trusted_proxies, recorder_options
+        )
         self.trusted_proxies = trusted_proxies
         self._gate = throttle.bind_async(self.recorder, redis_url) if throttle else None
 
@@ -146,14 +147,7 @@ class ASGIAnalytics:
         return lifespan_send
 
     def _record(self, facts: Facts, status: int, *, throttled: bool = False) -> None:
-        if status == 0:
-            return  # no response was started (a cancelled request)
-        try:
-            self.recorder.record(
-                facts, status, throttled=throttled, trusted_proxies=self.trusted_proxies
-            )
-        except Exception:
-            logger.exception("wsgi_analytics: could not record a request")
+        record_quietly(self.recorder, facts, status, throttled, self.trusted_proxies)
 
 
 def _status_code(value: object) -> int:

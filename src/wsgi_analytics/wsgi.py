@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from ._adapter import adapter_recorder, record_quietly
 from ._log import logger
 from .facts import Facts, from_environ
 from .recorder import Recorder
@@ -40,10 +41,10 @@ class WSGIAnalytics:
         trusted_proxies: int = 0,
         **recorder_options: Any,
     ) -> None:
-        if trusted_proxies < 0:
-            raise ValueError("trusted_proxies must be 0 or more")
         self.app = app
-        self.recorder = recorder or Recorder(redis_url, prefix=prefix, **recorder_options)
+        self.recorder = adapter_recorder(
+            recorder, redis_url, prefix, trusted_proxies, recorder_options
+        )
         self.trusted_proxies = trusted_proxies
         self._gate = throttle.bind_sync(self.recorder, redis_url) if throttle else None
 
@@ -96,14 +97,7 @@ class WSGIAnalytics:
         return _Body(body, done)
 
     def _record(self, facts: Facts, status: int, *, throttled: bool = False) -> None:
-        if status == 0:
-            return  # the server closed the body before the app started a response
-        try:
-            self.recorder.record(
-                facts, status, throttled=throttled, trusted_proxies=self.trusted_proxies
-            )
-        except Exception:
-            logger.exception("wsgi_analytics: could not record a request")
+        record_quietly(self.recorder, facts, status, throttled, self.trusted_proxies)
 
 
 def _status_code(status_line: object) -> int:
