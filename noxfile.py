@@ -12,8 +12,11 @@ nox.options.sessions = ["lint", "typing", "tests"]
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The whole suite against private Redis-protocol servers; extra args go to pytest."""
-    session.install("-e", ".[test]")
+    """The whole suite against private Redis-protocol servers; extra args go to pytest.
+
+    The bench extra too: a smoke test runs the benchmarks (uvloop, httptools) on a tiny input.
+    """
+    session.install("-e", ".[test,bench]")
     session.run("pytest", *session.posargs)
 
 
