@@ -97,7 +97,9 @@ class EmbeddedServer:
             "--logfile", str(self.log_path),
             *self.extra_args,
         ]  # fmt: skip
-        self._process = subprocess.Popen(args, stdin=subprocess.DEVNULL)
+        # A session of its own: a Ctrl-C in the terminal reaches the whole foreground process
+        # group, and the server must outlive its owner's final flush; `stop` ends it.
+        self._process = subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
