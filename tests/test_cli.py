@@ -433,6 +433,7 @@ def test_demo_serves_until_ctrl_c_then_stops_its_server() -> None:
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        start_new_session=True,  # a process group of its own, as a terminal gives it
     ) as process:
         try:
             started = wait_for_line(process, "started an embedded")
@@ -443,7 +444,13 @@ def test_demo_serves_until_ctrl_c_then_stops_its_server() -> None:
             assert httpx.get(f"http://127.0.0.1:{port}/").status_code == 200
             assert "A small blog" in httpx.get(f"http://127.0.0.1:{port + 1}/").text
         finally:
-            process.send_signal(signal.SIGINT)
+            # Ctrl-C in a terminal signals the whole foreground process group, children too.
+            os.killpg(process.pid, signal.SIGINT)
         assert process.wait(timeout=30) == 0
+        # The embedded server outlived the site's final flush (the visit above was counted).
+        assert process.stderr is not None
+        rest = process.stderr.read()
+        assert "final flush failed" not in rest
+        assert "unreachable" not in rest
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", int(found.group(1))), timeout=1).close()
