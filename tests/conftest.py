@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from wsgi_analytics import _log
+from wsgi_analytics import Recorder, _log
 from wsgi_analytics.embedded import EmbeddedServer
 
 
@@ -37,6 +37,14 @@ def client(redis_url: str) -> Iterator[redis.Redis]:
     connection.flushdb()
     yield connection
     connection.close()
+
+
+@pytest.fixture
+def recorder(redis_url: str, client: redis.Redis) -> Iterator[Recorder]:
+    """A recorder on the session server (empty database) that flushes only when told to."""
+    made = Recorder(redis_url, flush_interval=60)
+    yield made
+    made.close()
 
 
 @pytest.fixture

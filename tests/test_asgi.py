@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -11,9 +11,9 @@ import redis
 from starlette.types import Message, Receive, Send
 
 from wsgi_analytics import ASGIAnalytics, Recorder
-from wsgi_analytics.counting import Keys, today
+from wsgi_analytics.counting import Keys
 
-from .helpers import zscores
+from .helpers import zset
 
 CHROME = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -62,17 +62,6 @@ async def call(app: Any, request: dict[str, Any]) -> list[Message]:
 
     await app(request, receive, send)
     return sent
-
-
-def zset(client: redis.Redis, dimension: str) -> dict[str, float]:
-    return zscores(client, KEYS.day(dimension, today()))
-
-
-@pytest.fixture
-def recorder(redis_url: str, client: redis.Redis) -> Iterator[Recorder]:
-    made = Recorder(redis_url, flush_interval=60)
-    yield made
-    made.close()
 
 
 def test_counts_statuses_and_paths(recorder: Recorder, client: redis.Redis) -> None:

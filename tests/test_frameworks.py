@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import django
 import pytest
-import redis
 from django.conf import settings
 
 from wsgi_analytics import ASGIAnalytics, Recorder, WSGIAnalytics
@@ -181,13 +180,6 @@ def starlette_driver(recorder: Recorder) -> Drive:
         middleware=[Middleware(ASGIAnalytics, recorder=recorder)],
     )
     return _asgi_driver(app)
-
-
-@pytest.fixture
-def recorder(redis_url: str, client: redis.Redis) -> Iterator[Recorder]:
-    made = Recorder(redis_url, flush_interval=60)
-    yield made
-    made.close()
 
 
 @pytest.mark.parametrize(

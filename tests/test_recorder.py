@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterator
 
 import pytest
 import redis
@@ -38,13 +37,6 @@ def view(path: str = "/", client: str = "192.0.2.10", agent: str = CHROME) -> Fa
 
 def paths_today(client: redis.Redis) -> dict[str, float]:
     return zscores(client, KEYS.day("paths", today()))
-
-
-@pytest.fixture
-def recorder(redis_url: str, client: redis.Redis) -> Iterator[Recorder]:
-    made = Recorder(redis_url, flush_interval=60)
-    yield made
-    made.close()
 
 
 def test_counts_arrive_after_flush(recorder: Recorder, client: redis.Redis) -> None:

@@ -65,13 +65,6 @@ def fresh_warnings(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def recorder(redis_url: str, client: redis.Redis) -> Iterator[Recorder]:
-    made = Recorder(redis_url, flush_interval=60)
-    yield made
-    made.close()
-
-
-@pytest.fixture
 def throttles() -> Iterator[list[Throttle]]:
     made: list[Throttle] = []
     yield made

@@ -21,13 +21,6 @@ CALLERS = 100
 
 
 @pytest.fixture
-def recorder(redis_url: str, client: redis.Redis) -> Iterator[Recorder]:
-    made = Recorder(redis_url, flush_interval=60)
-    yield made
-    made.close()
-
-
-@pytest.fixture
 def throttle() -> Iterator[Throttle]:
     made = Throttle(limit=LIMIT, window=3600)
     yield made

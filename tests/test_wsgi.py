@@ -12,9 +12,9 @@ import pytest
 import redis
 
 from wsgi_analytics import ASGIAnalytics, Recorder, WSGIAnalytics
-from wsgi_analytics.counting import Keys, today
+from wsgi_analytics.counting import Keys
 
-from .helpers import zscores
+from .helpers import zset
 
 CHROME = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -70,17 +70,6 @@ def site(env: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         return [b"hello"]
     start_response("404 Not Found", [("Content-Type", "text/plain")])
     return [b"missing"]
-
-
-def zset(client: redis.Redis, dimension: str) -> dict[str, float]:
-    return zscores(client, KEYS.day(dimension, today()))
-
-
-@pytest.fixture
-def recorder(redis_url: str, client: redis.Redis) -> Iterator[Recorder]:
-    made = Recorder(redis_url, flush_interval=60)
-    yield made
-    made.close()
 
 
 def test_seed_scenario(recorder: Recorder, client: redis.Redis) -> None:
