@@ -11,8 +11,9 @@ import itertools
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
+
+from wsgi_analytics.demo.traffic import agents
 
 __all__ = [
     "Request",
@@ -52,15 +53,8 @@ class Request:
 
 
 def load_agents() -> list[tuple[int, str]]:
-    """The shared mix: (weight, user agent) from ``wsgi_analytics/data/user-agents.tsv``."""
-    text = resources.files("wsgi_analytics").joinpath("data/user-agents.tsv").read_text("utf-8")
-    mix: list[tuple[int, str]] = []
-    for line in text.splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
-        weight, _, agent = line.partition("\t")
-        mix.append((int(weight), agent.strip()))
-    return mix
+    """The shared mix: (weight, user agent), read as the demo reads it."""
+    return agents()
 
 
 def _path(rank: int) -> str:
