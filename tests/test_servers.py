@@ -47,6 +47,27 @@ CEILING = 100 * STEP  # never reached: the clients end when the server is gone
 Start = Callable[..., ServerProcess]
 
 
+def restart_then_stop(server: ServerProcess, workers: int) -> Load:
+    """Load the server; after STEP answers SIGHUP it, STEP answers later SIGTERM it. Checks that
+    the restart replaced every worker mid-load and that the new ones served."""
+    first = server.wait_ready(workers=workers)
+    second: set[int] = set()
+    load = Load()
+
+    def restart() -> None:
+        # Blocks one client thread until the new generation answers; the others keep going.
+        server.send(signal.SIGHUP)
+        second.update(server.wait_ready(workers=workers, besides=first))
+        load.after(STEP, lambda: load.stop(server))
+
+    load.after(STEP, restart)
+    drive(server.port, CEILING, load)
+    assert server.wait() == 0
+    assert len(second) == workers
+    assert set(load.served) & second
+    return load
+
+
 def assert_counted_exactly(url: str, load: Load, figures: Figures) -> None:
     """Redis holds one count per answered request: statuses, paths, and per worker pid."""
     figures(
@@ -96,22 +117,8 @@ def test_gunicorn_restart_and_stop_mid_load(
     server = server_process(
         lambda port: gunicorn_argv(port, "-w", "4", *options), private_server.url
     )
-    first = server.wait_ready(workers=4)
-    second: set[int] = set()
-    load = Load()
-
-    def restart() -> None:
-        # Blocks one client thread until the new generation answers; the others keep going.
-        server.send(signal.SIGHUP)
-        second.update(server.wait_ready(workers=4, besides=first))
-        load.after(STEP, lambda: load.stop(server))
-
-    load.after(STEP, restart)
-    drive(server.port, CEILING, load)
-    assert server.wait() == 0
-    # The restart replaced every worker mid-load, and the stop came while requests flowed.
-    assert len(second) == 4
-    assert set(load.served) & second
+    load = restart_then_stop(server, workers=4)
+    # The stop came while requests flowed.
     assert 2 * STEP <= load.answered < CEILING
     assert load.failed >= 1
     assert_counted_exactly(private_server.url, load, figures)
@@ -280,20 +287,7 @@ def test_gunicorn_uvicorn_worker(
         ),
         private_server.url,
     )
-    first = server.wait_ready(workers=2)
-    second: set[int] = set()
-    load = Load()
-
-    def restart() -> None:
-        server.send(signal.SIGHUP)
-        second.update(server.wait_ready(workers=2, besides=first))
-        load.after(STEP, lambda: load.stop(server))
-
-    load.after(STEP, restart)
-    drive(server.port, CEILING, load)
-    assert server.wait() == 0
-    assert len(second) == 2
-    assert set(load.served) & second
+    load = restart_then_stop(server, workers=2)
     assert_counted_exactly(private_server.url, load, figures)
     no_tracebacks(server.log())
 
