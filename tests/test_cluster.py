@@ -160,6 +160,28 @@ def test_each_dimension_lives_in_one_slot() -> None:
 ADAPTERS = [pytest.param("wsgi", id="wsgi"), pytest.param("asgi", id="asgi")]
 
 
+def visit_and_check(url: str, adapter: str) -> object:
+    """The whole path through one adapter built from ``url``: the visits (throttled POSTs
+    included), a custom event, the final flush, then every number read back through `Stats`.
+    Returns the recorder's client, to say what kind it was."""
+    throttle = make_throttle()
+    try:
+        if adapter == "wsgi":
+            app: Any = WSGIAnalytics(wsgi_site, redis_url=url, throttle=throttle)
+            answered = visit_wsgi(app)
+        else:
+            app = ASGIAnalytics(asgi_site, redis_url=url, throttle=throttle)
+            answered = visit_asgi(app)
+        app.recorder.track("signups", "alice")
+        app.recorder.close()
+    finally:
+        throttle.close()
+    assert answered == [status for *_, status in VISITS]
+    with Stats(url) as stats:
+        check_stats(stats)
+    return app.recorder.client
+
+
 @pytest.fixture
 def cluster(cluster_nodes: ClusterNodes) -> ClusterNodes:
     cluster_nodes.flush()
@@ -223,21 +245,7 @@ def test_tls_and_password_through_the_url(tls_server: TLSServer, adapter: str) -
     url = tls_server.url()
     with redis.Redis.from_url(url) as admin:
         admin.flushdb()
-    throttle = make_throttle()
-    try:
-        if adapter == "wsgi":
-            app: Any = WSGIAnalytics(wsgi_site, redis_url=url, throttle=throttle)
-            answered = visit_wsgi(app)
-        else:
-            app = ASGIAnalytics(asgi_site, redis_url=url, throttle=throttle)
-            answered = visit_asgi(app)
-        app.recorder.track("signups", "alice")
-        app.recorder.close()
-    finally:
-        throttle.close()
-    assert answered == [status for *_, status in VISITS]
-    with Stats(url) as stats:
-        check_stats(stats)
+    visit_and_check(url, adapter)
 
 
 @pytest.mark.slow
@@ -249,22 +257,7 @@ def test_tls_cluster_with_password_through_the_url(tls_cluster: TLSCluster, adap
         admin.flushall(target_nodes=redis.cluster.RedisCluster.PRIMARIES)
     finally:
         close_cluster(admin)
-    throttle = make_throttle()
-    try:
-        if adapter == "wsgi":
-            app: Any = WSGIAnalytics(wsgi_site, redis_url=url, throttle=throttle)
-            answered = visit_wsgi(app)
-        else:
-            app = ASGIAnalytics(asgi_site, redis_url=url, throttle=throttle)
-            answered = visit_asgi(app)
-        assert isinstance(app.recorder.client, redis.cluster.RedisCluster)
-        app.recorder.track("signups", "alice")
-        app.recorder.close()
-    finally:
-        throttle.close()
-    assert answered == [status for *_, status in VISITS]
-    with Stats(url) as stats:
-        check_stats(stats)
+    assert isinstance(visit_and_check(url, adapter), redis.cluster.RedisCluster)
 
 
 @pytest.mark.slow
