@@ -1,0 +1,71 @@
+"""Per-call cost of the pure request-path lookups (documents, exclude, routes, sketch, bot names).
+
+Each case is timed with ``timeit`` (best of several repeats, in ns per call) on typical inputs.
+Memoised functions are shown both as a memo hit and, where it matters, uncached.
+
+    PYTHONPATH=src python -m benchmarks.bench_pure [--number 200000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import timeit
+from collections.abc import Callable
+
+__all__ = ["main", "run"]
+
+
+def _ns(call: Callable[[], object], number: int) -> float:
+    best = min(timeit.repeat(call, number=number, repeat=5))
+    return best / number * 1e9
+
+
+def _cases() -> list[tuple[str, Callable[[], object]]]:
+    from wsgi_analytics.request.documents import asgi_content_type, is_document, wsgi_content_type
+    from wsgi_analytics.request.exclude import compile_exclude
+
+    wsgi_headers = [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", "512")]
+    asgi_headers = [(b"content-length", b"512"), (b"content-type", b"text/html; charset=utf-8")]
+    prefixes = compile_exclude(["/static/", "/healthz", "/admin"])
+    globs = compile_exclude(["*.map", "/admin/*"])
+    mixed = compile_exclude(["/static/", "/healthz", "*.map", "/admin/*"])
+    assert prefixes is not None
+    assert globs is not None
+    assert mixed is not None
+    cases: list[tuple[str, Callable[[], object]]] = [
+        ("(baseline: an empty lambda)", lambda: None),
+        (
+            "is_document text/html; charset=utf-8",
+            lambda: is_document("text/html; charset=utf-8", "/"),
+        ),
+        ("is_document text/css (known)", lambda: is_document("text/css", "/a.css")),
+        (
+            "is_document Text/HTML;Charset=x (parsed)",
+            lambda: is_document("Text/HTML;Charset=x", "/"),
+        ),
+        ("is_document None, /blog/post", lambda: is_document(None, "/blog/post")),
+        ("is_document None, /img/a.png", lambda: is_document(None, "/img/a.png")),
+        ("wsgi_content_type (first of 2)", lambda: wsgi_content_type(wsgi_headers)),
+        ("asgi_content_type (second of 2)", lambda: asgi_content_type(asgi_headers)),
+        ("exclude 3 prefixes, miss", lambda: prefixes("/blog/my-first-post")),
+        ("exclude 3 prefixes, hit", lambda: prefixes("/static/app.css")),
+        ("exclude 2 globs, miss", lambda: globs("/blog/my-first-post")),
+        ("exclude prefixes+globs, miss", lambda: mixed("/blog/my-first-post")),
+    ]
+    return cases
+
+
+def run(number: int) -> list[tuple[str, float]]:
+    return [(name, _ns(call, number)) for name, call in _cases()]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--number", type=int, default=200_000)
+    args = parser.parse_args(argv)
+    for name, ns in run(args.number):
+        print(f"{ns:8.0f} ns  {name}")
+
+
+if __name__ == "__main__":
+    main()
