@@ -23,6 +23,7 @@ def _ns(call: Callable[[], object], number: int) -> float:
 def _cases() -> list[tuple[str, Callable[[], object]]]:
     from wsgi_analytics.request.documents import asgi_content_type, is_document, wsgi_content_type
     from wsgi_analytics.request.exclude import compile_exclude
+    from wsgi_analytics.request.routes import _template, route_member, template, template_from_scope
 
     wsgi_headers = [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", "512")]
     asgi_headers = [(b"content-length", b"512"), (b"content-type", b"text/html; charset=utf-8")]
@@ -32,6 +33,14 @@ def _cases() -> list[tuple[str, Callable[[], object]]]:
     assert prefixes is not None
     assert globs is not None
     assert mixed is not None
+    uncached = _template.__wrapped__
+
+    class _Route:  # what Starlette leaves in scope["route"]
+        path_format = "/items/{item_id}"
+
+    scope = {"type": "http", "path": "/items/3", "root_path": "", "endpoint": _Route}
+    scope |= {"route": _Route(), "path_params": {"item_id": 3}}
+    plain = {"type": "http", "path": "/items/3", "root_path": ""}
     cases: list[tuple[str, Callable[[], object]]] = [
         ("(baseline: an empty lambda)", lambda: None),
         (
@@ -51,6 +60,13 @@ def _cases() -> list[tuple[str, Callable[[], object]]]:
         ("exclude 3 prefixes, hit", lambda: prefixes("/static/app.css")),
         ("exclude 2 globs, miss", lambda: globs("/blog/my-first-post")),
         ("exclude prefixes+globs, miss", lambda: mixed("/blog/my-first-post")),
+        ("template /blog/my-first-post (no digit)", lambda: template("/blog/my-first-post")),
+        ("template /api/users/123/orders (memo hit)", lambda: template("/api/users/123/orders")),
+        ("template /api/users/123/orders (uncached)", lambda: uncached("/api/users/123/orders")),
+        ("template /c/cus_9s6XKzkNRiz8i3 (uncached)", lambda: uncached("/c/cus_9s6XKzkNRiz8i3")),
+        ("route_member GET", lambda: route_member("GET", "/items/{item_id}")),
+        ("template_from_scope, Starlette route", lambda: template_from_scope(scope)),
+        ("template_from_scope, not Starlette", lambda: template_from_scope(plain)),
     ]
     return cases
 
