@@ -21,6 +21,7 @@ def _ns(call: Callable[[], object], number: int) -> float:
 
 
 def _cases() -> list[tuple[str, Callable[[], object]]]:
+    from wsgi_analytics.recording.sketch import bucket, quantiles
     from wsgi_analytics.request.documents import asgi_content_type, is_document, wsgi_content_type
     from wsgi_analytics.request.exclude import compile_exclude
     from wsgi_analytics.request.routes import _template, route_member, template, template_from_scope
@@ -34,6 +35,7 @@ def _cases() -> list[tuple[str, Callable[[], object]]]:
     assert globs is not None
     assert mixed is not None
     uncached = _template.__wrapped__
+    day = {index: 1 + index % 7 for index in range(150, 190)}
 
     class _Route:  # what Starlette leaves in scope["route"]
         path_format = "/items/{item_id}"
@@ -67,6 +69,8 @@ def _cases() -> list[tuple[str, Callable[[], object]]]:
         ("route_member GET", lambda: route_member("GET", "/items/{item_id}")),
         ("template_from_scope, Starlette route", lambda: template_from_scope(scope)),
         ("template_from_scope, not Starlette", lambda: template_from_scope(plain)),
+        ("sketch bucket(0.0123)", lambda: bucket(0.0123)),
+        ("sketch quantiles of 40 buckets (p50, p95, p99)", lambda: quantiles(day)),
     ]
     return cases
 

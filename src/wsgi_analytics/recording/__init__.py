@@ -1,0 +1,1 @@
+"""Recording: turning requests into counts and getting them to Redis."""
