@@ -164,6 +164,43 @@ def test_report_escapes_control_characters(
     assert "/\\x1b[2Jgotcha" in out
 
 
+# Members a terminal would act on: C1 CSI (one byte, "\x9b2J" clears many terminals), a bidi
+# override, a line separator, DEL, ESC, a tag character; and text that must stay readable.
+HOSTILE = [
+    "/\x9b2Jcsi",
+    "/\u202egnp.exe",
+    "/line\u2028break",
+    "/del\x7f",
+    "/esc\x1b[31m",
+    "/tag\U000e0041",
+    "/nbsp\u00a0",
+]
+READABLE = "/café/日本"
+
+
+def test_report_json_escapes_what_a_terminal_obeys(
+    client: redis.Redis, redis_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    recorder = Recorder(redis_url)
+    for path in [*HOSTILE, READABLE]:
+        request(recorder, path.encode().decode("latin-1"))  # PATH_INFO as a server gives it
+    recorder.close()
+    assert main(["report", "--redis-url", redis_url, "--json", "--limit", "20"]) == 0
+    out = capsys.readouterr().out
+    assert [c for c in out if not c.isprintable() and c != "\n"] == []
+    for escaped in ("\\u009b2J", "\\u202e", "\\u2028", "\\u007f", "\\u001b", "\\udb40\\udc41"):
+        assert escaped in out
+    assert READABLE in out  # not \u-escaped: only what is unsafe
+    rows = json.loads(out)["dimensions"]["paths"]["rows"]
+    assert sorted(row["member"] for row in rows) == sorted([*HOSTILE, READABLE])
+    # The text report escapes the same characters.
+    assert main(["report", "--redis-url", redis_url, "--limit", "20"]) == 0
+    text = capsys.readouterr().out
+    assert [c for c in text if not c.isprintable() and c != "\n"] == []
+    assert "/\\x9b2Jcsi" in text
+    assert READABLE in text
+
+
 def closed_port_url() -> str:
     return f"redis://127.0.0.1:{free_port()}/0"
 
@@ -415,7 +452,11 @@ def test_public_dashboard_gets_a_token(recorded: str) -> None:
             url = f"http://{address}:{port}/"
             assert httpx.get(url).status_code == 401
             assert httpx.get(url, headers={"Authorization": f"Bearer {token}"}).status_code == 200
-            assert httpx.get(f"{url}api.json?token={token}").json()["page_views"] == 4
+            with httpx.Client() as browser:
+                signed_in = browser.get(f"{url}api.json?token={token}")
+                assert signed_in.status_code == 303
+                assert signed_in.headers["location"] == "/api.json"
+                assert browser.get(f"{url}api.json").json()["page_views"] == 4  # the cookie
         finally:
             process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0

@@ -8,7 +8,6 @@ problem is one line on stderr, never a traceback (set ``WSGI_ANALYTICS_DEBUG=1``
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import secrets
 import sys
@@ -17,12 +16,10 @@ from collections.abc import Sequence
 import redis
 
 from . import _redis
-from .report import render
+from .report import json_text, render
 from .stats import Stats
 
 __all__ = ["CommandError", "main"]
-
-LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
 
 class CommandError(Exception):
@@ -88,9 +85,9 @@ def _parser() -> argparse.ArgumentParser:
     board.add_argument(
         "--token",
         default=os.environ.get("WSGI_ANALYTICS_DASHBOARD_TOKEN"),
-        help="bearer token for non-local requests ($WSGI_ANALYTICS_DASHBOARD_TOKEN)",
+        help="token required of every request ($WSGI_ANALYTICS_DASHBOARD_TOKEN)",
     )
-    board.add_argument("--username", help="HTTP basic user name for non-local requests")
+    board.add_argument("--username", help="HTTP basic user name required of every request")
     board.add_argument(
         "--password",
         default=os.environ.get("WSGI_ANALYTICS_DASHBOARD_PASSWORD"),
@@ -135,7 +132,7 @@ def _report(args: argparse.Namespace) -> int:
             )
         snapshot = stats.snapshot(days=args.days, limit=args.limit, dimensions=stats.dimensions())
     if args.json:
-        print(json.dumps(snapshot.to_json(), indent=2, ensure_ascii=False))
+        print(json_text(snapshot.to_json(), indent=2))
     else:
         sys.stdout.write(render(snapshot, where))
     return 0
@@ -143,12 +140,16 @@ def _report(args: argparse.Namespace) -> int:
 
 def _dashboard(args: argparse.Namespace) -> int:
     from .dashboard import app
+    from .dashboard.access import is_loopback_address
     from .dashboard.server import serve
 
     if bool(args.username) != bool(args.password):
         raise CommandError("--username and --password go together", code=2)
     token = args.token
-    if args.host not in LOOPBACK and not token and not args.password:
+    # Local requests are trusted without a secret only on a loopback bind: on any other address
+    # a TCP forwarder or a NAT rule could hand the internet a loopback-looking request.
+    loopback = args.host == "localhost" or is_loopback_address(args.host)
+    if not loopback and not token and not args.password:
         # Never an open analytics page by accident: a public bind gets a fresh secret.
         token = secrets.token_urlsafe(24)
         print(f"no --token or --password given: generated token {token}", file=sys.stderr)
@@ -163,6 +164,7 @@ def _dashboard(args: argparse.Namespace) -> int:
             token=token,
             username=args.username,
             password=args.password,
+            trust_local=loopback,
         )
         serve(page, args.host, args.port, token=token)
     return 0

@@ -1,12 +1,14 @@
-"""The text report of `wsgi-analytics report`: totals, then one aligned table per dimension."""
+"""The reports of `wsgi-analytics report`: the text (totals, then one aligned table per
+dimension) and the JSON text, both safe to print to a terminal."""
 
 from __future__ import annotations
 
+import json
 import unicodedata
 
 from .snapshot import Snapshot, Table
 
-__all__ = ["TITLES", "render", "terminal_safe"]
+__all__ = ["TITLES", "json_text", "render", "terminal_safe"]
 
 TITLES = {
     "paths": "Pages",
@@ -32,6 +34,29 @@ def terminal_safe(text: str) -> str:
         c if c.isprintable() else f"\\x{ord(c):02x}" if ord(c) < 256 else f"\\u{ord(c):04x}"
         for c in text
     )
+
+
+def _escape_json(char: str) -> str:
+    if ord(char) > 0xFFFF:  # JSON spells these as a UTF-16 surrogate pair
+        high, low = divmod(ord(char) - 0x10000, 0x400)
+        return f"\\u{0xD800 + high:04x}\\u{0xDC00 + low:04x}"
+    return f"\\u{ord(char):04x}"
+
+
+def json_text(document: object, *, indent: int | None = None) -> str:
+    """``document`` as JSON that keeps readable text readable (``/café``, ``/日本``) but escapes
+    every character that is not printable: C0 and C1 controls (U+009B is a one-byte CSI that
+    many terminals obey), DEL, bidi overrides (U+202E reverses what follows), line and
+    paragraph separators, lone surrogates, other format and unassigned characters. A JSON
+    parser reads back exactly the same strings; a terminal shows ``\\u009b`` instead of obeying.
+    Compact (no spaces) without ``indent``."""
+    separators = None if indent is not None else (",", ":")
+    text = json.dumps(document, ensure_ascii=False, indent=indent, separators=separators)
+    # Outside strings, json.dumps writes only printable ASCII and the newlines of ``indent``;
+    # inside them it already escapes C0 controls, quotes and backslashes.
+    if all(line.isprintable() for line in text.split("\n")):
+        return text
+    return "".join(c if c.isprintable() or c == "\n" else _escape_json(c) for c in text)
 
 
 def _cell(text: str, width: int) -> str:

@@ -17,8 +17,10 @@ In a WSGI app (Flask, Django), serve it through a2wsgi under a path prefix::
     )
 
 Routes: ``/`` the page, ``/api.json`` the data (`wsgi_analytics.snapshot` documents the
-schema); both take ``?days=1|7|30|all`` (any whole number of days works) and ``?limit=1..100``.
-Access: see `wsgi_analytics.dashboard.access` (localhost needs nothing, others a secret).
+schema); both take ``?days=1|7|30|all`` (any whole number of days works) and ``?limit=1..100``;
+anything else is a 400. Access: see `wsgi_analytics.dashboard.access` (a token or credentials
+when configured, else local requests only and only with ``trust_local=True``). Every response,
+errors included, carries the same security headers (`render.HEADERS`).
 """
 
 from __future__ import annotations
@@ -26,57 +28,108 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import redis
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import _redis
+from ..report import json_text
 from ..snapshot import Snapshot
 from ..stats import Stats
 from .access import AccessControl, is_local
-from .render import RANGES, error_page, page
+from .render import HEADERS, error_page, page
 
 __all__ = ["app", "is_local"]
 
-_HEADERS = {
-    # Private numbers: never cached by a proxy; an injected script could not run even if some
-    # value escaped the escaping (no script source is allowed at all).
-    "Cache-Control": "no-store",
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; "
-        "base-uri 'none'; form-action 'none'"
-    ),
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-}
+_RAW_HEADERS = [(name.lower().encode(), value.encode()) for name, value in HEADERS.items()]
 _DIMENSIONS_TTL = 60.0  # custom dimensions are found with SCAN: not on every page view
+_MAX_DAYS = 3660
 
 
 class _BadQuery(ValueError):
     pass
 
 
+class _JSON(JSONResponse):
+    """JSON with every character a terminal would act on escaped: ``curl .../api.json`` prints
+    members that any client chose (see `wsgi_analytics.report.json_text`)."""
+
+    def render(self, content: Any) -> bytes:
+        return json_text(content).encode("utf-8")
+
+
+class _SecurityHeaders:
+    """Adds `render.HEADERS` to every response that does not set its own (the router's 404 and
+    405, a refusal, a redirect): an error page is as private as the page."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", ()))
+                present = {name.lower() for name, _ in headers}
+                headers += [item for item in _RAW_HEADERS if item[0] not in present]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _whole(text: str, low: int, high: int) -> int | None:
+    # ASCII digits only ('²'.isdigit() is true, and int() takes Arabic-Indic digits), and no
+    # longer than the bound: int() of a few thousand digits raises, of more takes a while.
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(high)):
+        return None
+    number = int(text)
+    return number if low <= number <= high else None
+
+
 def _query(request: Request) -> tuple[str, int | None, int]:
     raw = request.query_params.get("days", "1")
-    days = next((d for value, _, d in RANGES if value == raw), 0)
-    if raw != "all" and days == 0:
-        if not raw.isdigit() or not 1 <= int(raw) <= 3660:
-            raise _BadQuery("days must be 1 to 3660, or 'all'")
-        days = int(raw)
-    limit = request.query_params.get("limit", "10")
-    if not limit.isdigit() or not 1 <= int(limit) <= 100:
+    days: int | None = None
+    if raw != "all":
+        days = _whole(raw, 1, _MAX_DAYS)
+        if days is None:
+            raise _BadQuery(f"days must be 1 to {_MAX_DAYS}, or 'all'")
+    limit = _whole(request.query_params.get("limit", "10"), 1, 100)
+    if limit is None:
         raise _BadQuery("limit must be 1 to 100")
-    return raw, days or None, int(limit)
+    return raw, days, limit
 
 
 async def _refuse(scope: Scope, receive: Receive, send: Send) -> None:
     await PlainTextResponse("not found", 404)(scope, receive, send)
+
+
+async def _http_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, HTTPException)  # registered for HTTPException only
+    detail = {404: "There is no such page here.", 405: "Only GET is answered here."}
+    return HTMLResponse(
+        error_page(error.detail, detail.get(error.status_code, error.detail)),
+        error.status_code,
+        headers={**(error.headers or {}), **HEADERS},
+    )
+
+
+async def _server_error(request: Request, error: Exception) -> Response:
+    # Starlette's outermost layer calls this (then re-raises, so the server logs the traceback):
+    # it is outside every middleware, hence the headers here.
+    page_ = error_page("Server error", "The dashboard failed; the server log says why.")
+    return HTMLResponse(page_, 500, headers=HEADERS)
 
 
 def app(
@@ -87,10 +140,16 @@ def app(
     token: str | None = None,
     username: str | None = None,
     password: str | None = None,
+    trust_local: bool = False,
 ) -> Starlette:
     """The dashboard as a Starlette app. ``client`` (never closed here) or ``redis_url``
-    (a client owned by the app, closed at lifespan shutdown) choose the server; ``token``
-    and/or ``username``/``password`` let non-local requests in."""
+    (a client owned by the app, closed at lifespan shutdown) choose the server. ``token``
+    and/or ``username``/``password``, when given, are required of every request; without
+    them only local requests get in, and only with ``trust_local=True`` (see
+    `wsgi_analytics.dashboard.access` for what "local" can and cannot tell)."""
+    access = Middleware(
+        AccessControl, token=token, username=username, password=password, trust_local=trust_local
+    )
     # Built once here so that a bad secret fails now, not at the first request.
     AccessControl(_refuse, token=token, username=username, password=password)
     stats = Stats(redis_url, client=client, prefix=prefix)
@@ -113,8 +172,8 @@ def app(
             status, title = 503, "Analytics unavailable"
             detail = f"cannot read from {where}: {' '.join(str(error).split())}"
         if html:
-            return HTMLResponse(error_page(title, detail), status, headers=_HEADERS)
-        return JSONResponse({"error": detail}, status, headers=_HEADERS)
+            return HTMLResponse(error_page(title, detail), status, headers=HEADERS)
+        return _JSON({"error": detail}, status, headers=HEADERS)
 
     async def show(request: Request) -> Response:
         result = await snapshot_or_error(request, html=True)
@@ -122,15 +181,13 @@ def app(
             return result
         selected, snapshot = result
         base = request.scope.get("root_path", "").rstrip("/") + "/"
-        token_in_query = request.query_params.get("token") if token else None
-        html = page(snapshot, base=base, selected=selected, token=token_in_query)
-        return HTMLResponse(html, headers=_HEADERS)
+        return HTMLResponse(page(snapshot, base=base, selected=selected), headers=HEADERS)
 
     async def api(request: Request) -> Response:
         result = await snapshot_or_error(request, html=False)
         if isinstance(result, Response):
             return result
-        return JSONResponse(result[1].to_json(), headers=_HEADERS)
+        return _JSON(result[1].to_json(), headers=HEADERS)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -139,7 +196,8 @@ def app(
 
     dashboard = Starlette(
         routes=[Route("/", show), Route("/api.json", api)],
-        middleware=[Middleware(AccessControl, token=token, username=username, password=password)],
+        middleware=[Middleware(_SecurityHeaders), access],
+        exception_handlers={HTTPException: _http_error, Exception: _server_error},
         lifespan=lifespan,
     )
     dashboard.state.stats = stats

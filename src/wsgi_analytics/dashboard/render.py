@@ -12,7 +12,27 @@ from ..report import TITLES
 from ..snapshot import Snapshot, Table
 from .chart import chart
 
-__all__ = ["RANGES", "error_page", "page"]
+__all__ = ["HEADERS", "LOGIN_HEADERS", "RANGES", "error_page", "login_page", "page"]
+
+# Sent with every response of the dashboard, error pages included. Private numbers: never
+# cached by a proxy or kept by the browser; an injected script could not run even if some value
+# escaped the escaping (no script source is allowed at all); no page can frame it.
+HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; "
+        "base-uri 'none'; form-action 'none'"
+    ),
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
+# The sign-in page is the one page with a form: it may post to itself, nowhere else.
+LOGIN_HEADERS = {
+    **HEADERS,
+    "Content-Security-Policy": HEADERS["Content-Security-Policy"].replace(
+        "form-action 'none'", "form-action 'self'"
+    ),
+}
 
 # (query value, button label, days): the range selector.
 RANGES = (("1", "Today", 1), ("7", "7 days", 7), ("30", "30 days", 30), ("all", "All time", None))
@@ -69,12 +89,11 @@ def _card(label: str, value: int, note: str, warn: bool = False) -> str:
     )
 
 
-def page(snapshot: Snapshot, *, base: str, selected: str, token: str | None) -> str:
-    """The whole page; ``base`` is the page's own path (mount-aware), ``token`` is repeated in
-    links only when it came in the query string."""
-    keep = {"token": token} if token else {}
+def page(snapshot: Snapshot, *, base: str, selected: str) -> str:
+    """The whole page; ``base`` is the page's own path (mount-aware). Links never carry a
+    token: the session cookie does (see `wsgi_analytics.dashboard.access`)."""
     nav = "".join(
-        f'<a href="{_link(base, {"days": value, **keep})}"'
+        f'<a href="{_link(base, {"days": value})}"'
         f"{' class=on' if value == selected else ''}>{label}</a>"
         for value, label, _ in RANGES
     )
@@ -91,7 +110,7 @@ def page(snapshot: Snapshot, *, base: str, selected: str, token: str | None) -> 
     per = "hour" if snapshot.series.unit == "hour" else "day"
     graph = chart(snapshot.series, 24 if snapshot.days == 1 else 0)
     tables = "".join(_table(name, table) for name, table in snapshot.tables.items())
-    api = _link(f"{base.rstrip('/')}/api.json", {"days": selected, **keep})
+    api = _link(f"{base.rstrip('/')}/api.json", {"days": selected})
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -109,11 +128,25 @@ def page(snapshot: Snapshot, *, base: str, selected: str, token: str | None) -> 
     )
 
 
-def error_page(title: str, detail: str) -> str:
-    """A plain page for a Redis outage or a bad query: one readable sentence, no traceback."""
+def error_page(title: str, detail: str, *, extra: str = "") -> str:
+    """A plain page for a refusal, a Redis outage or a bad query: one readable sentence, no
+    traceback; ``extra`` is markup placed after it (already escaped)."""
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{escape(title)}</title><style>{_css()}</style></head><body>"
-        f'<div class="panel error"><h2>{escape(title)}</h2><p>{escape(detail)}</p></div>'
+        f'<div class="panel error"><h2>{escape(title)}</h2><p>{escape(detail)}</p>{extra}</div>'
         "</body></html>"
     )
+
+
+def login_page(detail: str) -> str:
+    """The 401 page when a token is configured: a form that posts the token to the page itself
+    (never in a URL, so it stays out of access logs and history); the answer is a redirect that
+    sets the session cookie."""
+    form = (
+        '<form method="post" class="login"><label>Token '
+        '<input type="password" name="token" autocomplete="current-password" required autofocus>'
+        '</label> <button type="submit">Open</button></form>'
+    )
+    return error_page("Authentication required", detail, extra=form)

@@ -185,4 +185,5 @@ def _serve(stack: ExitStack, site_app: WSGIAnalytics, client: _redis.Client, por
     stack.callback(httpd.shutdown)
     threading.Thread(target=httpd.serve_forever, name="demo-site", daemon=True).start()
     _say(f"sample site: http://127.0.0.1:{port + 1}/  (its visits are counted too)")
-    serve(dashboard(client=client, prefix=PREFIX), "127.0.0.1", port)
+    # A loopback bind, like the CLI's default: local requests need no secret.
+    serve(dashboard(client=client, prefix=PREFIX, trust_local=True), "127.0.0.1", port)
