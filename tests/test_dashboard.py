@@ -16,6 +16,7 @@ from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
 from werkzeug.test import Client as WSGIClient
 
 from wsgi_analytics.dashboard import app, is_local
@@ -335,6 +336,27 @@ HOST = (b"host", b"127.0.0.1:8050")
 )
 def test_is_local(scope: dict[str, Any], local: bool) -> None:
     assert is_local({"type": "http", "client": LOCAL, **scope}) is local
+
+
+@pytest.mark.parametrize(
+    ("headers", "reason"),
+    [
+        pytest.param({}, "", id="allowed: the router has no socket route (1000)"),
+        pytest.param({"X-Forwarded-For": "192.0.2.1"}, "access refused", id="forwarded"),
+        pytest.param({"Sec-Fetch-Site": "cross-site"}, "access refused", id="cross-site"),
+    ],
+)
+def test_websockets_follow_the_same_rules(
+    filled: redis.Redis, headers: dict[str, str], reason: str
+) -> None:
+    dashboard = app(client=filled, trust_local=True)
+    with TestClient(dashboard, base_url="http://127.0.0.1:8050", client=LOCAL) as tc:
+        with (
+            pytest.raises(WebSocketDisconnect) as closed,
+            tc.websocket_connect("/", headers={"Host": "127.0.0.1:8050", **headers}),
+        ):
+            pass
+        assert (closed.value.code, closed.value.reason) == (1008 if reason else 1000, reason)
 
 
 def test_local_trust_is_opt_in(filled: redis.Redis) -> None:

@@ -254,7 +254,8 @@ class AccessControl:
         if refusal is None:
             await self.app(scope, receive, send)
         elif scope["type"] == "websocket":
-            await send({"type": "websocket.close", "code": 1008})  # the server answers 403
+            # Before the handshake is accepted: the server answers 403.
+            await send({"type": "websocket.close", "code": 1008, "reason": "access refused"})
         else:
             await refusal(scope, receive, send)
 
