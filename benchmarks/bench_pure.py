@@ -22,6 +22,7 @@ def _ns(call: Callable[[], object], number: int) -> float:
 
 def _cases() -> list[tuple[str, Callable[[], object]]]:
     from wsgi_analytics.recording.sketch import bucket, quantiles
+    from wsgi_analytics.request.botnames import bot_category, bot_name
     from wsgi_analytics.request.documents import asgi_content_type, is_document, wsgi_content_type
     from wsgi_analytics.request.exclude import compile_exclude
     from wsgi_analytics.request.routes import _template, route_member, template, template_from_scope
@@ -35,6 +36,13 @@ def _cases() -> list[tuple[str, Callable[[], object]]]:
     assert globs is not None
     assert mixed is not None
     uncached = _template.__wrapped__
+    feedburner = "FeedBurner/1.0 (http://www.FeedBurner.com)"
+    ezooms = "Mozilla/5.0 (compatible; Ezooms/1.0; help@moz.com)"
+    spider = (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/79.0.3945.88 Safari/537.36; 360Spider"
+    )
+    fetcher = "Feedfetcher-Google; (+http://www.google.com/feedfetcher.html; 22 subscribers)"
     day = {index: 1 + index % 7 for index in range(150, 190)}
 
     class _Route:  # what Starlette leaves in scope["route"]
@@ -71,6 +79,14 @@ def _cases() -> list[tuple[str, Callable[[], object]]]:
         ("template_from_scope, not Starlette", lambda: template_from_scope(plain)),
         ("sketch bucket(0.0123)", lambda: bucket(0.0123)),
         ("sketch quantiles of 40 buckets (p50, p95, p99)", lambda: quantiles(day)),
+        ("bot_name FeedBurner/1.0 (...) (uncached)", lambda: bot_name(feedburner)),
+        ("bot_name Mozilla/5.0 (compatible; Ezooms/1.0; ...)", lambda: bot_name(ezooms)),
+        ("bot_name Mozilla ... Safari/537.36; 360Spider", lambda: bot_name(spider)),
+        (
+            "bot_name Mozilla/5.0 (compatible) (no name)",
+            lambda: bot_name("Mozilla/5.0 (compatible)"),
+        ),
+        ("bot_category Feedfetcher-Google; (...)", lambda: bot_category(fetcher)),
     ]
     return cases
 
