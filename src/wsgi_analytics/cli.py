@@ -11,7 +11,7 @@ import argparse
 import os
 import secrets
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import redis
 
@@ -19,7 +19,7 @@ from . import _redis
 from .report import json_text, render
 from .stats import Stats
 
-__all__ = ["CommandError", "main"]
+__all__ = ["CommandError", "add_report_arguments", "main", "run_report"]
 
 
 class CommandError(Exception):
@@ -70,13 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     report = commands.add_parser("report", parents=[common], help="print the numbers")
-    report.add_argument("--prefix", default="analytics", help="key prefix (default: analytics)")
-    span = report.add_mutually_exclusive_group()
-    span.add_argument("--days", type=_days, default=1, help="1 = today (UTC, the default)")
-    span.add_argument("--all", dest="days", action="store_const", const=None, help="all time")
-    report.add_argument("--limit", type=_limit, default=10, help="rows per table (default 10)")
-    report.add_argument("--json", action="store_true", help="one JSON document (schema 1)")
-    report.set_defaults(handler=_report)
+    add_report_arguments(report)
 
     board = commands.add_parser("dashboard", parents=[common], help="serve the web dashboard")
     board.add_argument("--prefix", default="analytics", help="key prefix (default: analytics)")
@@ -106,6 +100,25 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(handler=_demo)
     return parser
+
+
+def add_report_arguments(parser: argparse.ArgumentParser) -> None:
+    """The report's options (``--redis-url`` aside), for the commands that embed the report:
+    ``manage.py analytics_report`` and ``flask analytics report``. Run it with `run_report`."""
+    parser.add_argument("--prefix", default="analytics", help="key prefix (default: analytics)")
+    span = parser.add_mutually_exclusive_group()
+    span.add_argument("--days", type=_days, default=1, help="1 = today (UTC, the default)")
+    span.add_argument("--all", dest="days", action="store_const", const=None, help="all time")
+    parser.add_argument("--limit", type=_limit, default=10, help="rows per table (default 10)")
+    parser.add_argument("--json", action="store_true", help="one JSON document (schema 1)")
+    parser.set_defaults(handler=_report)
+
+
+def run_report(args: argparse.Namespace) -> int:
+    """The report for options parsed with `add_report_arguments` (and a ``redis_url``): printed
+    to stdout, problems as one line on stderr, as ``wsgi-analytics report`` does. Returns the
+    exit code."""
+    return _run(_report, args)
 
 
 def open_stats(url: str | None, prefix: str) -> Stats:
@@ -180,8 +193,12 @@ def _demo(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = _parser().parse_args(argv)
+    return _run(args.handler, args)
+
+
+def _run(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
     try:
-        return int(args.handler(args))
+        return int(handler(args))
     except CommandError as error:
         return _fail(str(error), error.code)
     except (redis.ConnectionError, redis.TimeoutError) as error:
