@@ -365,7 +365,7 @@ def channel(
 # Cheap test before a query string is split: could it hold a tag or a click id at all?
 _TAG_NAMES = "|".join(f"{name}=" for name in sorted(_WANTED - {*CAMPAIGN_DIMENSIONS}))
 _MAYBE_TAGGED = re.compile(f"(?:^|&)(?:utm_|{_TAG_NAMES})", re.IGNORECASE)
-_CACHED_QUERY = 1024  # longer tagged query strings are worked out each time, never kept
+_CACHED_QUERY = 512  # longer query strings are worked out each time, never kept
 
 
 def acquisition(query: str, referrer: str, own_host: str) -> Acquisition:
@@ -373,15 +373,15 @@ def acquisition(query: str, referrer: str, own_host: str) -> Acquisition:
 
     ``query`` is the page's query string (with or without its ``?``), ``referrer`` the
     ``Referer`` header (``""`` when absent), ``own_host`` the site's ``Host`` (its port, user
-    info and ``www.`` are ignored when comparing). Memoised on the referrer, and on the query
-    string when it carries tags, so a repeated call costs a few dictionary look-ups.
+    info and ``www.`` are ignored when comparing). Memoised on the referrer and the query
+    string (up to 512 characters), so a repeated call costs a few dictionary look-ups.
     """
     host = _referrer_host(referrer) if referrer else ""
-    if query and _MAYBE_TAGGED.search(query.removeprefix("?")):
-        if len(query) <= _CACHED_QUERY:
-            return _tagged_cached(query, host, own_host)
-        return _tagged(query, host, own_host)
-    return _untagged(host, own_host)
+    if not query:
+        return _untagged(host, own_host)
+    if len(query) <= _CACHED_QUERY:
+        return _with_query_cached(query, host, own_host)
+    return _with_query(query, host, own_host)
 
 
 @lru_cache(maxsize=8192)
@@ -400,8 +400,9 @@ _DIRECT = Acquisition(DIRECT, "Direct", ())
 _INTERNAL = Acquisition(None, None, ())
 
 
-def _tagged(query: str, host: str, own_host: str) -> Acquisition:
-    tags = _tags(query.removeprefix("?"))
+def _with_query(query: str, host: str, own_host: str) -> Acquisition:
+    query = query.removeprefix("?")
+    tags = _tags(query) if _MAYBE_TAGGED.search(query) else None
     if not tags:
         return _untagged(host, own_host)
     external = bool(host) and host != _own_host(own_host)
@@ -454,4 +455,4 @@ def _tagged(query: str, host: str, own_host: str) -> Acquisition:
     return Acquisition(source, name, campaign)
 
 
-_tagged_cached = lru_cache(maxsize=4096)(_tagged)
+_with_query_cached = lru_cache(maxsize=4096)(_with_query)
