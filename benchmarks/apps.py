@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
 from wsgi_analytics import ASGIAnalytics, Recorder, WSGIAnalytics
-from wsgi_analytics.facts import from_environ, from_scope
+from wsgi_analytics.request.facts import from_environ, from_scope
 
 from .naive import NaiveASGI, NaiveWSGI
 

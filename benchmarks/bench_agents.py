@@ -1,7 +1,7 @@
 """User-agent labels: cost per agent uncached (first sight) and cached (a memo hit).
 
 A corpus of distinct, real-looking agents (the shared mix with versions varied) goes through a
-fresh `wsgi_analytics.agents.Classifier` once (uncached: ua-parser resolves every agent) and
+fresh `wsgi_analytics.request.agents.Classifier` once (uncached: ua-parser resolves every agent) and
 then again (cached: the memo answers). Two resolvers: ua-parser-rs (``ua_parser.regex``, what
 ``ua-parser[regex]`` installs and the default picks) and the pure-Python fallback
 (``ua_parser.basic.Resolver``), which is ~30x slower and gets a smaller corpus.
@@ -19,7 +19,7 @@ from typing import Any
 import ua_parser
 import ua_parser.basic
 
-from wsgi_analytics.agents import Classifier
+from wsgi_analytics.request.agents import Classifier
 
 from . import traffic
 from ._util import median, table, write_json

@@ -26,9 +26,9 @@ from typing import Any
 import redis
 from starlette.testclient import TestClient
 
-from wsgi_analytics.counting import Keys, day_label, hour_label, today
 from wsgi_analytics.dashboard import app
-from wsgi_analytics.stats import Stats
+from wsgi_analytics.keys import Keys, day_label, hour_label, today
+from wsgi_analytics.reading.stats import Stats
 
 from ._util import median, redis_server, table, write_json
 

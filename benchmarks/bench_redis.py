@@ -24,7 +24,7 @@ from typing import Any
 import redis
 
 from wsgi_analytics import Recorder
-from wsgi_analytics.facts import from_environ
+from wsgi_analytics.request.facts import from_environ
 
 from . import traffic
 from ._util import redis_server, table, write_json

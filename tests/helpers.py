@@ -6,7 +6,7 @@ from typing import cast
 
 import redis
 
-from wsgi_analytics.counting import Keys, today
+from wsgi_analytics.keys import Keys, today
 
 
 def zscores(client: redis.Redis, key: str) -> dict[str, float]:

@@ -6,7 +6,7 @@ import pytest
 from ua_parser.basic import Resolver as BasicResolver
 from ua_parser.loaders import load_lazy_builtins
 
-from wsgi_analytics.agents import Agent, Classifier, default_classifier
+from wsgi_analytics.request.agents import Agent, Classifier, default_classifier
 
 WIN_CHROME = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "

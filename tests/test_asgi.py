@@ -11,7 +11,7 @@ import redis
 from starlette.types import Message, Receive, Send
 
 from wsgi_analytics import ASGIAnalytics, Recorder
-from wsgi_analytics.counting import Keys
+from wsgi_analytics.keys import Keys
 
 from .helpers import zset
 

@@ -18,11 +18,12 @@ import pytest
 import redis
 
 from wsgi_analytics import Recorder, _log
-from wsgi_analytics.agents import default_classifier
-from wsgi_analytics.counting import Event, increments, page_view, today
-from wsgi_analytics.facts import Facts
-from wsgi_analytics.identity import client_identity
-from wsgi_analytics.pending import Pending
+from wsgi_analytics.keys import today
+from wsgi_analytics.recording.pending import Pending
+from wsgi_analytics.recording.rules import Event, increments, page_view
+from wsgi_analytics.request.agents import default_classifier
+from wsgi_analytics.request.facts import Facts
+from wsgi_analytics.request.identity import client_identity
 
 ROOT = Path(__file__).resolve().parent.parent
 AGENTS = [

@@ -18,9 +18,9 @@ import redis
 
 from wsgi_analytics.cli import main
 from wsgi_analytics.embedded import free_port
-from wsgi_analytics.facts import from_environ
-from wsgi_analytics.recorder import Recorder
-from wsgi_analytics.stats import Stats
+from wsgi_analytics.reading.stats import Stats
+from wsgi_analytics.recording.recorder import Recorder
+from wsgi_analytics.request.facts import from_environ
 
 FIREFOX = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0"
 IPHONE = (

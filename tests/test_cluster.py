@@ -19,11 +19,11 @@ import redis.cluster
 from redis.crc import key_slot
 
 from wsgi_analytics import ASGIAnalytics, Recorder, Stats, WSGIAnalytics
-from wsgi_analytics._redis import close_cluster_connections
-from wsgi_analytics.asgi import Message
-from wsgi_analytics.counting import DIMENSIONS, Keys, today
+from wsgi_analytics.adapters.asgi import Message
+from wsgi_analytics.adapters.wsgi import StartResponse
+from wsgi_analytics.connection import close_cluster_connections
+from wsgi_analytics.keys import DIMENSIONS, Keys, today
 from wsgi_analytics.throttle import Rule, Throttle
-from wsgi_analytics.wsgi import StartResponse
 
 from .cluster import (
     ClusterNodes,
@@ -127,7 +127,7 @@ def visit_asgi(app: ASGIAnalytics) -> list[int]:
 
 def close_cluster(client: redis.cluster.RedisCluster) -> None:
     """``close()`` and disconnect: redis-py (8.1) leaves a closed cluster client's connections
-    open until garbage collection (`wsgi_analytics._redis` does this for the clients it makes)."""
+    open until garbage collection (`wsgi_analytics.connection` does this for its own clients)."""
     client.close()
     close_cluster_connections(client)
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from wsgi_analytics.agents import Agent
-from wsgi_analytics.counting import Event, Keys, check_dimension, increments, referrer_host
-from wsgi_analytics.facts import Facts
+from wsgi_analytics.keys import Keys, check_dimension
+from wsgi_analytics.recording.rules import Event, increments, referrer_host
+from wsgi_analytics.request.agents import Agent
+from wsgi_analytics.request.facts import Facts
 
 PERSON = Agent("Chrome", "Windows", "desktop", None)
 BOT = Agent("Googlebot", "Other", "other", "Googlebot")

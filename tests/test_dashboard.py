@@ -22,9 +22,9 @@ from werkzeug.test import Client as WSGIClient
 from wsgi_analytics.dashboard import app, is_local
 from wsgi_analytics.dashboard.access import SESSION_COOKIE, AccessControl
 from wsgi_analytics.embedded import free_port
-from wsgi_analytics.facts import from_environ
-from wsgi_analytics.recorder import Recorder
-from wsgi_analytics.stats import Stats
+from wsgi_analytics.reading.stats import Stats
+from wsgi_analytics.recording.recorder import Recorder
+from wsgi_analytics.request.facts import from_environ
 
 FIREFOX = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0"
 EVIL = "/<script>alert(1)</script>"

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from wsgi_analytics.facts import MAX_HEADER, MAX_PATH, Facts, from_environ, from_scope
+from wsgi_analytics.request.facts import MAX_HEADER, MAX_PATH, Facts, from_environ, from_scope
 
 CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/131.0.0.0 Safari/537.36"
 

@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings
 
 from wsgi_analytics import ASGIAnalytics, Recorder, WSGIAnalytics
-from wsgi_analytics.stats import Stats
+from wsgi_analytics.reading.stats import Stats
 
 CHROME = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "

@@ -21,9 +21,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from wsgi_analytics import ASGIAnalytics, Recorder, WSGIAnalytics
-from wsgi_analytics.asgi import Message
+from wsgi_analytics.adapters.asgi import Message
+from wsgi_analytics.adapters.wsgi import StartResponse
 from wsgi_analytics.throttle import Throttle
-from wsgi_analytics.wsgi import StartResponse
 
 from .helpers import zscores
 

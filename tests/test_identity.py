@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from wsgi_analytics.facts import MAX_FORWARDED, from_environ, from_scope
-from wsgi_analytics.identity import client_identity, normalise_address
+from wsgi_analytics.request.facts import MAX_FORWARDED, from_environ, from_scope
+from wsgi_analytics.request.identity import client_identity, normalise_address
 
 PEER = "10.0.0.1"  # the proxy in front of the app, when there is one
 

@@ -17,9 +17,9 @@ import pytest
 import redis
 
 from wsgi_analytics import Recorder, _log
-from wsgi_analytics.counting import Keys, today
 from wsgi_analytics.embedded import EmbeddedServer
-from wsgi_analytics.facts import Facts, from_environ
+from wsgi_analytics.keys import Keys, today
+from wsgi_analytics.request.facts import Facts, from_environ
 
 from .helpers import zscores
 from .servers import (
@@ -199,7 +199,7 @@ def test_day_keys_expire_again_after_an_empty_restart(
 ) -> None:
     """A Redis without persistence comes back empty: the recreated day keys need their expiry
     again, although this process already set it once (it re-sends them periodically)."""
-    from wsgi_analytics import writer
+    from wsgi_analytics.recording import writer
 
     monkeypatch.setattr(writer, "_EXPIRY_REFRESH", 0.0)
     recorder = Recorder(private_server.url, flush_interval=3600.0)

@@ -10,9 +10,9 @@ import pytest
 import redis
 
 from wsgi_analytics import Recorder
-from wsgi_analytics.counting import Keys, today
 from wsgi_analytics.embedded import EmbeddedServer
-from wsgi_analytics.facts import Facts, from_environ
+from wsgi_analytics.keys import Keys, today
+from wsgi_analytics.request.facts import Facts, from_environ
 
 from .helpers import zscores
 

@@ -25,9 +25,10 @@ import pytest
 import redis
 
 from wsgi_analytics import WSGIAnalytics, _log
-from wsgi_analytics.counting import MAX_MEMBER, Keys, today
+from wsgi_analytics.adapters.wsgi import StartResponse
 from wsgi_analytics.embedded import EmbeddedServer
-from wsgi_analytics.wsgi import StartResponse
+from wsgi_analytics.keys import Keys, today
+from wsgi_analytics.recording.rules import MAX_MEMBER
 
 from .servers import Figures, figures
 

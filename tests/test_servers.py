@@ -22,7 +22,7 @@ import pytest
 import redis
 
 from wsgi_analytics import ASGIAnalytics, Recorder, Stats
-from wsgi_analytics.asgi import Message, Receive, Send
+from wsgi_analytics.adapters.asgi import Message, Receive, Send
 from wsgi_analytics.embedded import EmbeddedServer
 
 from .helpers import zscores

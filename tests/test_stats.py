@@ -9,10 +9,10 @@ import pytest
 import redis
 import redis.cluster
 
-from wsgi_analytics.counting import Keys, day_label, hour_label, today
-from wsgi_analytics.facts import from_environ
-from wsgi_analytics.recorder import Recorder
-from wsgi_analytics.stats import Stats
+from wsgi_analytics.keys import Keys, day_label, hour_label, today
+from wsgi_analytics.reading.stats import Stats
+from wsgi_analytics.recording.recorder import Recorder
+from wsgi_analytics.request.facts import from_environ
 
 from .cluster import ClusterNodes, cluster_nodes
 

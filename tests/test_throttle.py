@@ -12,11 +12,12 @@ import pytest
 import redis
 
 from wsgi_analytics import _log
-from wsgi_analytics._gates import SyncGate
-from wsgi_analytics._window import Decision, Refusal, parse_reply, refusal
-from wsgi_analytics.facts import Facts, from_environ
-from wsgi_analytics.recorder import Recorder
+from wsgi_analytics.recording.recorder import Recorder
+from wsgi_analytics.request.facts import Facts, from_environ
 from wsgi_analytics.throttle import Rule, Throttle
+from wsgi_analytics.throttle.gates import SyncGate
+from wsgi_analytics.throttle.policy import Refusal, refusal
+from wsgi_analytics.throttle.window import Decision, parse_reply
 
 CLIENT = "203.0.113.7"
 OTHER = "203.0.113.8"
@@ -77,7 +78,7 @@ def bind(recorder: Recorder, throttles: list[Throttle]) -> Any:
     def bind(*args: Any, **kwargs: Any) -> SyncGate:
         throttle = Throttle(*args, **kwargs)
         throttles.append(throttle)
-        return throttle.bind_sync(recorder, None)
+        return throttle.bind_sync(client=recorder.client)
 
     return bind
 
@@ -283,7 +284,7 @@ def test_wrong_type_key_follows_the_failure_policy(
 def test_async_gate(recorder: Recorder, throttles: list[Throttle]) -> None:
     throttle = Throttle(limit=5, window=3600)
     throttles.append(throttle)
-    gate = throttle.bind_async(recorder, None)
+    gate = throttle.bind_async(client=recorder.client)
 
     async def six() -> list[Refusal | None]:
         return [await gate.check(post(), 0) for _ in range(6)]
@@ -299,7 +300,7 @@ def test_async_gate(recorder: Recorder, throttles: list[Throttle]) -> None:
 def test_async_gate_aclose(recorder: Recorder, throttles: list[Throttle]) -> None:
     throttle = Throttle(limit=1, window=60)
     throttles.append(throttle)
-    gate = throttle.bind_async(recorder, None)
+    gate = throttle.bind_async(client=recorder.client)
 
     async def run() -> list[Refusal | None]:
         first = await gate.check(post(), 0)
@@ -321,9 +322,9 @@ def test_gate_follows_a_recorder_given_a_client(
     throttle = Throttle(limit=1, window=60)
     throttles.append(throttle)
     try:
-        gate = throttle.bind_sync(recorder, None)
+        gate = throttle.bind_sync(client=recorder.client)
         assert gate.check(post(), 0) is None
-        agate = throttle.bind_async(recorder, None)
+        agate = throttle.bind_async(client=recorder.client)
         check_429(asyncio.run(agate.check(post(), 0)), limit=1, window=60)
         assert len(throttle_keys(client)) == 1
     finally:
@@ -406,11 +407,11 @@ def test_unknown_connection_class(
     throttle = Throttle(limit=1, window=60)
     throttles.append(throttle)
     try:
-        gate = throttle.bind_sync(recorder, None)  # shares the recorder's client
+        gate = throttle.bind_sync(client=recorder.client)  # shares the recorder's client
         assert gate.check(post(), 0) is None
         check_429(gate.check(post(), 0), limit=1, window=60)
         with pytest.raises(ValueError, match="redis_url"):
-            throttle.bind_async(recorder, None)  # at startup, not on the first request
+            throttle.bind_async(client=recorder.client)  # at startup, not on the first request
         throttle.close()
         assert given.ping()  # shared, so not closed by the throttle
     finally:
@@ -427,7 +428,7 @@ def test_a_bug_is_logged_not_raised(
         raise KeyError("oops")
 
     for gate in (open_gate, closed_gate):
-        monkeypatch.setattr(gate._plan, "call", broken)
+        monkeypatch.setattr(gate.policy, "call", broken)
     with caplog.at_level(logging.WARNING, logger="wsgi_analytics"):
         assert [open_gate.check(post(), 0) for _ in range(3)] == [None] * 3
         refused = closed_gate.check(post(), 0)

@@ -15,9 +15,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from wsgi_analytics import ASGIAnalytics, WSGIAnalytics
-from wsgi_analytics.counting import Keys, today
 from wsgi_analytics.embedded import EmbeddedServer
-from wsgi_analytics.recorder import Recorder
+from wsgi_analytics.keys import Keys, today
+from wsgi_analytics.recording.recorder import Recorder
 from wsgi_analytics.throttle import Throttle
 
 KEYS = Keys("analytics")

@@ -8,7 +8,7 @@ import pytest
 import redis
 import redis.cluster
 
-from wsgi_analytics.recorder import Recorder
+from wsgi_analytics.recording.recorder import Recorder
 from wsgi_analytics.throttle import Rule, Throttle
 
 from .cluster import ClusterNodes, cluster_nodes
@@ -41,8 +41,8 @@ def test_cluster(cluster_url: str, from_url: bool) -> None:
         [f"198.51.100.{i}" for i in range(20)] if from_url else [f"192.0.2.{i}" for i in range(20)]
     )
     try:
-        gate = throttle.bind_sync(recorder, url)
-        agate = throttle.bind_async(recorder, url)
+        gate = throttle.bind_sync(redis_url=url, client=recorder.client)
+        agate = throttle.bind_async(redis_url=url, client=recorder.client)
         # Many clients: their keys land on every node, each client's rules in one slot.
         for peer in peers[:10]:
             outcomes = [gate.check(post("/login", peer=peer), 0) for _ in range(3)]

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from wsgi_analytics.recorder import Recorder
+from wsgi_analytics.recording.recorder import Recorder
 from wsgi_analytics.throttle import Throttle
 
 from .test_throttle import post, throttle_keys
@@ -28,7 +28,7 @@ def throttle() -> Iterator[Throttle]:
 
 
 def test_threads(recorder: Recorder, throttle: Throttle, client: redis.Redis) -> None:
-    gate = throttle.bind_sync(recorder, None)
+    gate = throttle.bind_sync(client=recorder.client)
     gate.check(post(peer="192.0.2.99"), 0)  # the secret is fetched once, before the race
     start = threading.Barrier(CALLERS)
     accepted: list[bool] = []
@@ -48,7 +48,7 @@ def test_threads(recorder: Recorder, throttle: Throttle, client: redis.Redis) ->
 
 
 def test_asyncio_tasks(recorder: Recorder, throttle: Throttle, client: redis.Redis) -> None:
-    gate = throttle.bind_async(recorder, None)
+    gate = throttle.bind_async(client=recorder.client)
 
     async def fire() -> list[bool]:
         outcomes = await asyncio.gather(*(gate.check(post(), 0) for _ in range(CALLERS)))
@@ -69,7 +69,7 @@ def _worker(redis_url: str, start_at: float) -> int:
     recorder = Recorder(redis_url, flush_interval=60)
     throttle = Throttle(limit=LIMIT, window=3600)
     try:
-        gate = throttle.bind_sync(recorder, None)
+        gate = throttle.bind_sync(client=recorder.client)
         time.sleep(max(0.0, start_at - time.time()))
         return sum(gate.check(post(), 0) is None for _ in range(PER_PROCESS))
     finally:

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 import redis
 
-from wsgi_analytics import _log, _plan
-from wsgi_analytics._window import Refusal
+from wsgi_analytics import _log
 from wsgi_analytics.embedded import EmbeddedServer
-from wsgi_analytics.recorder import Recorder
-from wsgi_analytics.throttle import Throttle
+from wsgi_analytics.recording.recorder import Recorder
+from wsgi_analytics.throttle import Throttle, policy
+from wsgi_analytics.throttle.policy import Refusal
 
 from .test_throttle import post
 
@@ -51,12 +51,12 @@ def check(
     """``times`` checks through a sync or an asyncio gate; with ``between``, one check first
     (connected, secret fetched), then ``between()``, then the ``times`` checks."""
     if flavour == "sync":
-        gate = throttle.bind_sync(recorder, None)
+        gate = throttle.bind_sync(client=recorder.client)
         if between is not None:
             assert gate.check(post(), 0) is None
             between()
         return [gate.check(post(), 0) for _ in range(times)]
-    agate = throttle.bind_async(recorder, None)
+    agate = throttle.bind_async(client=recorder.client)
 
     async def run() -> list[Refusal | None]:
         if between is not None:
@@ -140,10 +140,10 @@ def test_recovers_when_redis_is_back(
     throttles: list[Throttle],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(_plan, "_REST", 0.2)
+    monkeypatch.setattr(policy, "REST", 0.2)
     throttle = Throttle(limit=2, window=60, fail_open=False)
     throttles.append(throttle)
-    gate = throttle.bind_sync(recorder, None)
+    gate = throttle.bind_sync(client=recorder.client)
     assert gate.check(post(), 0) is None
     private_server.stop()
     down = gate.check(post(), 0)
@@ -156,17 +156,20 @@ def test_recovers_when_redis_is_back(
 
 
 def test_rest_after_failure_spares_a_dead_server(
-    private_server: EmbeddedServer, recorder: Recorder, throttles: list[Throttle]
+    private_server: EmbeddedServer,
+    recorder: Recorder,
+    throttles: list[Throttle],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # After a transport failure the gate leaves Redis alone for a moment: a black-holed
-    # server costs one timeout, not one per request. Counted, not timed: the connect calls.
-    throttle = Throttle(limit=1, window=60)
+    # server costs one timeout, not one per request. Counted, not timed: the script calls.
+    throttle = Throttle(limit=1, window=60, secret="k" * 32)  # no secret to fetch first
     throttles.append(throttle)
-    gate = throttle.bind_sync(recorder, None)
+    gate = throttle.bind_sync(client=recorder.client)
     private_server.stop()
     calls = 0
     lock = threading.Lock()
-    real = gate._script
+    real = gate.client.evalsha
 
     def counting(*args: Any, **kwargs: Any) -> Any:
         nonlocal calls
@@ -174,7 +177,6 @@ def test_rest_after_failure_spares_a_dead_server(
             calls += 1
         return real(*args, **kwargs)
 
-    gate._script = counting  # type: ignore[assignment]
-    gate._secret = b"k" * 32
+    monkeypatch.setattr(gate.client, "evalsha", counting)
     assert [gate.check(post(), 0) for _ in range(20)] == [None] * 20
     assert calls == 1

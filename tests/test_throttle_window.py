@@ -14,9 +14,9 @@ from typing import cast
 import pytest
 import redis
 
-from wsgi_analytics._gates import SyncGate
-from wsgi_analytics.recorder import Recorder
+from wsgi_analytics.recording.recorder import Recorder
 from wsgi_analytics.throttle import Throttle
+from wsgi_analytics.throttle.gates import SyncGate
 
 from .test_throttle import post, throttle_keys
 
@@ -29,7 +29,7 @@ EPSILON = 0.4  # far more than a round trip or a scheduler hiccup, far less than
 def gate(redis_url: str, client: redis.Redis) -> Iterator[SyncGate]:
     recorder = Recorder(redis_url, flush_interval=60)
     throttle = Throttle(limit=LIMIT, window=WINDOW)
-    yield throttle.bind_sync(recorder, None)
+    yield throttle.bind_sync(client=recorder.client)
     throttle.close()
     recorder.close()
 

@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from wsgi_analytics import ASGIAnalytics, Recorder, WSGIAnalytics
-from wsgi_analytics.counting import Keys
+from wsgi_analytics.keys import Keys
 
 from .helpers import zset
 

@@ -15,7 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import re_path
 
 from wsgi_analytics import ASGIAnalytics
-from wsgi_analytics.asgi import Receive, Scope, Send
+from wsgi_analytics.adapters.asgi import Receive, Scope, Send
 
 settings.configure(
     DEBUG=False,

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
 
 from wsgi_analytics import ASGIAnalytics, Recorder
-from wsgi_analytics.asgi import Receive, Scope, Send
+from wsgi_analytics.adapters.asgi import Receive, Scope, Send
 
 recorder = Recorder(flush_interval=float(os.environ.get("SAMPLE_FLUSH_INTERVAL", "1.0")))
 app = FastAPI()

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from wsgi_analytics import WSGIAnalytics
-from wsgi_analytics.wsgi import StartResponse
+from wsgi_analytics.adapters.wsgi import StartResponse
 
 
 def site(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:

@@ -16,7 +16,7 @@ In a WSGI app (Flask, Django), serve it through a2wsgi under a path prefix::
         app.wsgi_app, {"/analytics": ASGIMiddleware(analytics_dashboard(token="s3cret"))}
     )
 
-Routes: ``/`` the page, ``/api.json`` the data (`wsgi_analytics.snapshot` documents the
+Routes: ``/`` the page, ``/api.json`` the data (`wsgi_analytics.reading.snapshot` documents the
 schema); both take ``?days=1|7|30|all`` (any whole number of days works) and ``?limit=1..100``;
 anything else is a 400. Access: see `wsgi_analytics.dashboard.access` (a token or credentials
 when configured, else local requests only and only with ``trust_local=True``). Every response,
@@ -40,10 +40,10 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .. import _redis
-from ..report import json_text
-from ..snapshot import Snapshot
-from ..stats import Stats
+from .. import connection
+from ..reading.report import json_text
+from ..reading.snapshot import Snapshot
+from ..reading.stats import Stats
 from .access import AccessControl, is_local
 from .render import HEADERS, error_page, page
 
@@ -60,7 +60,7 @@ class _BadQuery(ValueError):
 
 class _JSON(JSONResponse):
     """JSON with every character a terminal would act on escaped: ``curl .../api.json`` prints
-    members that any client chose (see `wsgi_analytics.report.json_text`)."""
+    members that any client chose (see `wsgi_analytics.reading.report.json_text`)."""
 
     def render(self, content: Any) -> bytes:
         return json_text(content).encode("utf-8")
@@ -135,7 +135,7 @@ async def _server_error(request: Request, error: Exception) -> Response:
 def app(
     redis_url: str | None = None,
     *,
-    client: _redis.Client | None = None,
+    client: connection.Client | None = None,
     prefix: str = "analytics",
     token: str | None = None,
     username: str | None = None,
@@ -153,7 +153,7 @@ def app(
     # Built once here so that a bad secret fails now, not at the first request.
     AccessControl(_refuse, token=token, username=username, password=password)
     stats = Stats(redis_url, client=client, prefix=prefix)
-    where = _redis.describe(_redis.resolve_url(redis_url)) if client is None else "Redis"
+    where = connection.describe(connection.resolve_url(redis_url)) if client is None else "Redis"
     known: list[tuple[float, list[str]]] = []
 
     def read(days: int | None, limit: int) -> Snapshot:

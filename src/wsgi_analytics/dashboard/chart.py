@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from html import escape
 
-from ..snapshot import Series
+from ..reading.snapshot import Series
 
 __all__ = ["chart"]
 

@@ -8,8 +8,8 @@ from html import escape
 from importlib.resources import files
 from urllib.parse import urlencode
 
-from ..report import TITLES
-from ..snapshot import Snapshot, Table
+from ..reading.report import TITLES
+from ..reading.snapshot import Snapshot, Table
 from .chart import chart
 
 __all__ = ["HEADERS", "LOGIN_HEADERS", "RANGES", "error_page", "login_page", "page"]

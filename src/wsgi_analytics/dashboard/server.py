@@ -10,7 +10,11 @@ import sys
 import uvicorn
 from starlette.types import ASGIApp
 
-__all__ = ["check_port", "serve", "url_for"]
+__all__ = ["PortInUse", "check_port", "serve", "url_for"]
+
+
+class PortInUse(Exception):
+    """The port to serve on is taken (the message says which and what to do)."""
 
 
 def url_for(host: str, port: int) -> str:
@@ -25,15 +29,13 @@ def url_for(host: str, port: int) -> str:
 
 def check_port(host: str, port: int) -> None:
     """Fail early, in one line, when the port is taken (uvicorn would log and exit)."""
-    from ..cli import CommandError
-
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as error:
-            raise CommandError(
+            raise PortInUse(
                 f"cannot listen on {host}:{port} ({error.strerror}); pick another --port"
             ) from None
 

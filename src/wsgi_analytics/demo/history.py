@@ -12,10 +12,11 @@ import math
 import random
 from collections import Counter
 
-from .. import _redis
-from ..agents import default_classifier
-from ..counting import Event, Keys, increments, page_view, today
-from ..facts import from_environ
+from .. import connection
+from ..keys import Keys, today
+from ..recording.rules import Event, increments, page_view
+from ..request.agents import default_classifier
+from ..request.facts import from_environ
 from .site import route
 from .traffic import environ, plan
 
@@ -26,7 +27,7 @@ RETENTION_DAYS = 90
 _RHYTHM = [0.25 + math.sin(math.pi * max(0.0, (h - 5) / 19)) ** 2 for h in range(24)]
 
 
-def backfill(client: _redis.Client, prefix: str, days: int, per_day: int, seed: int) -> int:
+def backfill(client: connection.Client, prefix: str, days: int, per_day: int, seed: int) -> int:
     """Write ``days`` simulated days before today (about ``per_day`` requests each); returns
     the number of simulated requests."""
     keys, classify, rnd = Keys(prefix), default_classifier(), random.Random(seed)

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from importlib.resources import files
 from typing import Any, NamedTuple
 
-from ..agents import default_classifier
+from ..request.agents import default_classifier
 from .site import POSTS
 
 __all__ = ["HOST", "Visit", "agents", "drive", "plan"]

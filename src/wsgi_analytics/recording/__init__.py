@@ -1,1 +1,3 @@
-"""Recording: turning requests into counts and getting them to Redis."""
+"""Recording: turning requests into counts and getting them to Redis. `rules` (what one request
+counts; pure), `pending` (counts aggregated in memory), `writer` (batches written to Redis,
+exactly once), `recorder` (the queue and the flusher thread), `sketch` (response-time buckets)."""

@@ -1,10 +1,11 @@
-"""Redis clients for the request path: the same server as the recorder, with short timeouts.
+"""Redis clients for the request path: short timeouts, on the server the throttle was pointed at.
 
-The recorder's client may wait seconds on a dead server, which costs nothing in its background
-thread but would hold every throttled request. The throttle therefore builds clients of its own
-(and closes them): from the URL when one is given, else from the recorder's client's settings
-(host, port, database, credentials, TLS), so that a `Recorder` handed a ready client is followed
-to the same server.
+A client made for the background flusher may wait seconds on a dead server, which costs nothing
+in its thread but would hold every throttled request. The throttle therefore builds clients of
+its own (and closes them): from the URL when one is given, else from a source client's settings
+(host, port, database, credentials, TLS) -- the client passed to the `Throttle`, or the
+recorder's -- so that a ready client is followed to the same server; with neither, from the
+environment's URL (`wsgi_analytics.connection.resolve_url`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import redis.asyncio.connection
 import redis.cluster
 import redis.connection
 
-from . import _redis
+from .. import connection
 
 __all__ = ["async_client", "check_async_source", "sync_client"]
 
@@ -81,11 +82,11 @@ def _cluster_node(source: redis.cluster.RedisCluster) -> tuple[str, int, dict[st
 
 
 def sync_client(
-    source: _redis.Client, url: str | None, timeout: float
-) -> tuple[_redis.Client, bool]:
+    source: connection.Client | None, url: str | None, timeout: float
+) -> tuple[connection.Client, bool]:
     """A sync client and whether it is ours to close (a copy we could not make is not)."""
-    if url:
-        return _redis.connect(url, **_timeouts(timeout)), True
+    if url or source is None:
+        return connection.connect(url, **_timeouts(timeout)), True
     if isinstance(source, redis.Redis):
         pool = source.connection_pool
         cls = pool.connection_class
@@ -97,29 +98,31 @@ def sync_client(
         found = _cluster_node(source)
         if found is not None:
             host, port, settings = found
-            cluster = _redis.ClusterClient(host, port, **settings, **_timeouts(timeout))
+            cluster = connection.ClusterClient(host, port, **settings, **_timeouts(timeout))
             return cluster, True
-    # An unusual connection class: share the recorder's client (and its timeouts) rather
-    # than guess how to copy it.
+    # An unusual connection class: share the source client (and its timeouts) rather than
+    # guess how to copy it.
     return source, False
 
 
-def check_async_source(source: _redis.Client, url: str | None) -> None:
+def check_async_source(source: connection.Client | None, url: str | None) -> None:
     """Raise ``ValueError`` now if `async_client` could not follow ``source`` later."""
-    if url or isinstance(source, redis.cluster.RedisCluster):
+    if url or source is None or isinstance(source, redis.cluster.RedisCluster):
         return
     if isinstance(source, redis.Redis) and source.connection_pool.connection_class in _ASYNC:
         return
     raise ValueError(
         "the throttle cannot copy this Redis client's settings for asyncio; "
-        "pass redis_url= to ASGIAnalytics"
+        "pass redis_url= to the Throttle or to ASGIAnalytics"
     )
 
 
-def async_client(source: _redis.Client, url: str | None, timeout: float) -> _redis.AsyncClient:
+def async_client(
+    source: connection.Client | None, url: str | None, timeout: float
+) -> connection.AsyncClient:
     """An asyncio client (call inside the loop that will use it); the caller closes it."""
-    if url:
-        return _redis.connect_async(url, **_timeouts(timeout))
+    if url or source is None:
+        return connection.connect_async(url, **_timeouts(timeout))
     if isinstance(source, redis.Redis):
         pool = source.connection_pool
         cls = _ASYNC.get(pool.connection_class)
@@ -134,5 +137,5 @@ def async_client(source: _redis.Client, url: str | None, timeout: float) -> _red
             return redis.asyncio.cluster.RedisCluster(host, port, **settings, **_timeouts(timeout))
     raise ValueError(
         "the throttle cannot copy this Redis client's settings for asyncio; "
-        "pass redis_url= to ASGIAnalytics"
+        "pass redis_url= to the Throttle or to ASGIAnalytics"
     )

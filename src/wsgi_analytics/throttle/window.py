@@ -1,4 +1,4 @@
-"""The throttle's rolling window as data: the Lua script, its arguments, its reply and the refusal.
+"""The throttle's rolling window as data: its rules, the Lua script, its arguments and its reply.
 
 Sans-IO: the sync and async gates only carry `SCRIPT` to Redis and the reply back, so both
 decide, and answer, identically.
@@ -14,22 +14,11 @@ accepted request, so an idle client costs nothing.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
 from typing import NamedTuple
 
-__all__ = [
-    "SCRIPT",
-    "Decision",
-    "Refusal",
-    "Rule",
-    "check_rule",
-    "parse_reply",
-    "refusal",
-    "script_args",
-    "unavailable",
-]
+__all__ = ["SCRIPT", "Decision", "Rule", "check_rule", "parse_reply", "script_args"]
 
 # Why one script: the check, the add and the expiry must be one atomic step, or two concurrent
 # requests both see "4 of 5" and both get in. Scripts run atomically, so 100 simultaneous
@@ -143,58 +132,3 @@ def parse_reply(reply: object, rules: Sequence[Rule]) -> Decision:
         raise ValueError(f"unexpected throttle reply {reply!r}")
     values = [int(value) for value in reply]
     return Decision(values[0] == 1, tuple(values[1::2]), tuple(values[2::2]))
-
-
-class Refusal(NamedTuple):
-    """The response for a request the throttle stops; the wrapped app is not called."""
-
-    status: int
-    status_line: str
-    headers: list[tuple[str, str]]
-    body: bytes
-
-
-def _seconds(microseconds: int) -> int:
-    return max(1, -(-microseconds // 1_000_000))
-
-
-def refusal(rules: Sequence[Rule], decision: Decision) -> Refusal:
-    """The 429 for a refused decision, headers per draft-ietf-httpapi-ratelimit-headers.
-
-    ``RateLimit-Policy`` lists every rule that applied; ``RateLimit`` the exhausted ones, whose
-    ``t`` is when a slot frees. ``Retry-After`` is the latest of those, so it never points
-    before a ``t`` it sits next to.
-    """
-    policy = ", ".join(
-        f'"{rule.name}";q={rule.limit};w={max(1, math.ceil(rule.window))}' for rule in rules
-    )
-    spent = [
-        (rule, _seconds(wait))
-        for rule, left, wait in zip(rules, decision.remaining, decision.waits, strict=True)
-        if left <= 0
-    ]
-    retry = max((wait for _, wait in spent), default=1)
-    state = ", ".join(f'"{rule.name}";r=0;t={wait}' for rule, wait in spent)
-    body = f"Too many requests. Try again in {retry} s.\n".encode()
-    headers = [
-        ("Content-Type", "text/plain; charset=utf-8"),
-        ("Content-Length", str(len(body))),
-        ("Retry-After", str(retry)),
-        ("RateLimit-Policy", policy),
-    ]
-    if state:
-        headers.append(("RateLimit", state))
-    return Refusal(429, "429 Too Many Requests", headers, body)
-
-
-_UNAVAILABLE_BODY = b"Service temporarily unavailable. Try again shortly.\n"
-
-
-def unavailable(retry: int = 1) -> Refusal:
-    """The 503 of ``fail_open=False`` while Redis cannot be asked."""
-    headers = [
-        ("Content-Type", "text/plain; charset=utf-8"),
-        ("Content-Length", str(len(_UNAVAILABLE_BODY))),
-        ("Retry-After", str(max(1, retry))),
-    ]
-    return Refusal(503, "503 Service Unavailable", headers, _UNAVAILABLE_BODY)

@@ -15,9 +15,9 @@ from collections.abc import Callable, Sequence
 
 import redis
 
-from . import _redis
-from .report import json_text, render
-from .stats import Stats
+from .. import connection
+from ..reading.report import json_text, render
+from ..reading.stats import Stats
 
 __all__ = ["CommandError", "add_report_arguments", "main", "run_report"]
 
@@ -136,7 +136,7 @@ def open_stats(url: str | None, prefix: str) -> Stats:
 
 
 def _report(args: argparse.Namespace) -> int:
-    where = _redis.describe(_redis.resolve_url(args.redis_url))
+    where = connection.describe(connection.resolve_url(args.redis_url))
     with open_stats(args.redis_url, args.prefix) as stats:
         if not stats.exists():
             raise CommandError(
@@ -152,9 +152,9 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _dashboard(args: argparse.Namespace) -> int:
-    from .dashboard import app
-    from .dashboard.access import is_loopback_address
-    from .dashboard.server import serve
+    from ..dashboard import app
+    from ..dashboard.access import is_loopback_address
+    from ..dashboard.server import PortInUse, serve
 
     if bool(args.username) != bool(args.password):
         raise CommandError("--username and --password go together", code=2)
@@ -168,7 +168,7 @@ def _dashboard(args: argparse.Namespace) -> int:
         print(f"no --token or --password given: generated token {token}", file=sys.stderr)
     with open_stats(args.redis_url, args.prefix) as stats:
         if not stats.exists():
-            where = _redis.describe(_redis.resolve_url(args.redis_url))
+            where = connection.describe(connection.resolve_url(args.redis_url))
             print(f"note: nothing recorded under prefix {args.prefix!r} at {where} yet",
                   file=sys.stderr)  # fmt: skip
         page = app(
@@ -179,15 +179,24 @@ def _dashboard(args: argparse.Namespace) -> int:
             password=args.password,
             trust_local=loopback,
         )
-        serve(page, args.host, args.port, token=token)
+        try:
+            serve(page, args.host, args.port, token=token)
+        except PortInUse as error:
+            raise CommandError(str(error)) from None
     return 0
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from .demo import run
+    # The apps raise their own errors; only the command line turns them into one-line exits.
+    from ..dashboard.server import PortInUse
+    from ..demo import run
+    from ..embedded import ServerNotFound
 
-    return run(redis_url=args.redis_url, requests=args.requests, seed=args.seed,
-               port=args.port, serve=args.serve)  # fmt: skip
+    try:
+        return run(redis_url=args.redis_url, requests=args.requests, seed=args.seed,
+                   port=args.port, serve=args.serve)  # fmt: skip
+    except (PortInUse, ServerNotFound) as error:
+        raise CommandError(str(error)) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -202,7 +211,7 @@ def _run(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace)
     except CommandError as error:
         return _fail(str(error), error.code)
     except (redis.ConnectionError, redis.TimeoutError) as error:
-        where = _redis.describe(_redis.resolve_url(args.redis_url))
+        where = connection.describe(connection.resolve_url(args.redis_url))
         return _fail(f"cannot reach Redis at {where}: {error}")
     except redis.RedisError as error:
         return _fail(f"Redis error: {error}")

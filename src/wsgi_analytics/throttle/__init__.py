@@ -1,15 +1,20 @@
 """The spam throttle: at most ``limit`` requests of the throttled methods per client per rolling
-``window``, decided by one Lua script in Redis (see `wsgi_analytics._window`).
+``window``, decided by one Lua script in Redis.
 
 Pass a `Throttle` to `WSGIAnalytics` or `ASGIAnalytics` (``throttle=``); the adapter binds it to
 a sync or an asyncio gate, which costs one Redis round trip per throttled request and none for
 any other method (the first throttled request of a process also loads the script and the hashing
-secret: a few round trips, once).
+secret: a few round trips, once). A `Throttle` needs no `Recorder`: ``bind_sync()`` and
+``bind_async()`` give gates on its own server, which an app calls with the request's `Facts`.
+
+The parts: `window` (the rules, the script and its reply, as data), `policy` (identity, keys,
+refusals and the failure policy; pure), `gates` (the sync and asyncio I/O), `fastclient` (their
+short-timeout clients).
 
 Security: the client is the TCP peer, or with the adapter's ``trusted_proxies=N`` the N-th
 ``X-Forwarded-For`` entry from the right. Setting ``trusted_proxies`` higher than the number of
 proxies really in front of the app lets every client pick its own address and walk past the
-throttle (see `wsgi_analytics.identity`).
+throttle (see `wsgi_analytics.request.identity`).
 """
 
 from __future__ import annotations
@@ -18,15 +23,15 @@ import atexit
 import hashlib
 import weakref
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
-from ._window import Refusal, Rule, check_rule
+from .. import connection
+from ..keys import Keys
+from . import fastclient
+from .gates import AsyncGate, SyncGate
+from .policy import Policy, Refusal
+from .window import Rule, check_rule
 
-if TYPE_CHECKING:
-    from ._gates import AsyncGate, SyncGate
-    from .recorder import Recorder
-
-__all__ = ["Refusal", "Rule", "Throttle"]
+__all__ = ["AsyncGate", "Refusal", "Rule", "SyncGate", "Throttle"]
 
 
 class Throttle:
@@ -43,13 +48,17 @@ class Throttle:
     - ``secret``: the key that hashes client addresses into Redis key names. By default a random
       one is created in Redis on first use; pass your own to keep it out of Redis, so that
       someone who can read Redis cannot reverse the hashes by trying every IPv4 address.
+    - ``redis_url`` or ``client``: the server. By default the adapter's (its ``redis_url``, else
+      its recorder's client), else the environment's URL. The throttle always makes clients of
+      its own with ``timeout`` (following a passed client's settings) and closes them.
+    - ``prefix``: the key prefix; by default the adapter's, else ``"analytics"``.
 
     A request with no usable client address (no peer, unparseable) is let through with a
     rate-limited warning rather than put in a shared bucket that one client could fill for all.
 
     Security: ``trusted_proxies`` (an adapter option) must equal the number of proxies in front
     of the app that append to ``X-Forwarded-For``; trusting more lets clients choose their own
-    address. See `wsgi_analytics.identity`.
+    address. See `wsgi_analytics.request.identity`.
     """
 
     def __init__(
@@ -64,6 +73,9 @@ class Throttle:
         timeout: float = 0.25,
         ipv6_prefix: int = 64,
         secret: str | bytes | None = None,
+        redis_url: str | None = None,
+        client: connection.Client | None = None,
+        prefix: str | None = None,
     ) -> None:
         self.rules: tuple[Rule, ...] = (
             check_rule(Rule(limit, window, "/", name)),
@@ -91,22 +103,62 @@ class Throttle:
         self.secret: bytes | None = (
             hashlib.blake2b(secret, digest_size=32).digest() if secret else None
         )
+        if prefix is not None:
+            Keys(prefix)  # validated now, not at the first request
+        self.redis_url = redis_url
+        self.client = client
+        self.prefix = prefix
         self._gates: weakref.WeakSet[SyncGate | AsyncGate] = weakref.WeakSet()
         atexit.register(_close_at_exit, weakref.ref(self))
 
-    def bind_sync(self, recorder: Recorder, redis_url: str | None) -> SyncGate:
-        """A gate for WSGI: a sync client of its own, with this throttle's ``timeout``."""
-        from ._gates import SyncGate
+    def _policy(self, prefix: str) -> Policy:
+        return Policy(
+            self.rules,
+            fail_open=self.fail_open,
+            secret=self.secret,
+            keys=Keys(self.prefix or prefix),
+            ipv6_prefix=self.ipv6_prefix,
+        )
 
-        gate = SyncGate(self, recorder, redis_url)
+    def _source(
+        self, redis_url: str | None, client: connection.Client | None
+    ) -> tuple[str | None, connection.Client | None]:
+        """The server to follow: this throttle's own, else the one an adapter offers."""
+        if self.redis_url is not None or self.client is not None:
+            return self.redis_url, self.client
+        return redis_url, client
+
+    def bind_sync(
+        self,
+        *,
+        redis_url: str | None = None,
+        client: connection.Client | None = None,
+        prefix: str = "analytics",
+    ) -> SyncGate:
+        """A gate for WSGI: a sync client of its own, with this throttle's ``timeout``. The
+        arguments are the adapter's defaults; the throttle's own settings win over them."""
+        url, source = self._source(redis_url, client)
+        made, owned = fastclient.sync_client(source, url, self.timeout)
+        gate = SyncGate(self._policy(prefix), self.methods, made, owned=owned)
         self._gates.add(gate)
         return gate
 
-    def bind_async(self, recorder: Recorder, redis_url: str | None) -> AsyncGate:
+    def bind_async(
+        self,
+        *,
+        redis_url: str | None = None,
+        client: connection.Client | None = None,
+        prefix: str = "analytics",
+    ) -> AsyncGate:
         """A gate for ASGI: an asyncio client per event loop, made inside that loop."""
-        from ._gates import AsyncGate
+        url, source = self._source(redis_url, client)
+        fastclient.check_async_source(source, url)  # fail at startup, not at the first request
+        timeout = self.timeout
 
-        gate = AsyncGate(self, recorder, redis_url)
+        def connect() -> connection.AsyncClient:
+            return fastclient.async_client(source, url, timeout)
+
+        gate = AsyncGate(self._policy(prefix), self.methods, connect)
         self._gates.add(gate)
         return gate
 

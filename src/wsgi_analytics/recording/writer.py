@@ -20,9 +20,9 @@ from typing import Any
 
 import redis
 
-from . import _redis
-from ._log import warn_limited
-from .counting import ALL_ONLY, DAY_ONLY, Keys
+from .. import connection
+from .._log import warn_limited
+from ..keys import Keys
 from .pending import Pending
 
 __all__ = ["Writer"]
@@ -60,7 +60,7 @@ class Writer:
     """Writes a `Pending` for one key prefix; remembers salts and which keys have an expiry."""
 
     def __init__(
-        self, client: _redis.Client, keys: Keys, *, retention_days: int, max_members: int
+        self, client: connection.Client, keys: Keys, *, retention_days: int, max_members: int
     ) -> None:
         self.client = client
         self.keys = keys
@@ -89,17 +89,19 @@ class Writer:
                     members = batches[dimension, day] = []
                 members += (member, amount)
             for (dimension, day), members in batches.items():
-                targets = self.keys.targets(dimension, day)
-                marker = f"{self.keys.tag(dimension)}:batch:{batch}:{day}"
+                keys = self.keys
+                targets = keys.targets(dimension, day)
+                marker = keys.batch(dimension, batch, day)
                 # EVAL, not EVALSHA: nothing to reload after a restart; Redis caches the script.
                 pipe.execute_command(
                     "EVAL", INCREMENT, len(targets) + 1, *targets, marker, DEDUP_SECONDS, *members
                 )
-                if dimension not in DAY_ONLY and dimension not in ALL_ONLY:
+                if keys.trimmed(dimension):
                     for key in targets:
                         written[key] = written.get(key, 0) + len(members) // 2
-                if dimension not in ALL_ONLY:
-                    days[self.keys.day(dimension, day)] = day
+                expiring_key = keys.expiring(dimension, day)
+                if expiring_key is not None:
+                    days[expiring_key] = day
             due = self._due_for_trim(written)
             for key in due:
                 # Keeps the top members: a scanner's million random URLs cannot grow a key.

@@ -6,13 +6,13 @@ from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from ._adapter import adapter_recorder, record_quietly
-from ._log import logger
-from .facts import Facts, from_environ
-from .recorder import Recorder
+from .._log import logger
+from ..recording.recorder import Recorder
+from ..request.facts import Facts, from_environ
+from .common import adapter_recorder, record_quietly
 
 if TYPE_CHECKING:
-    from .throttle import Throttle
+    from ..throttle import Throttle
 
 __all__ = ["WSGIAnalytics"]
 
@@ -26,7 +26,7 @@ class WSGIAnalytics:
 
     Counting never touches the network on the request path and never raises into the app or the
     server; only a throttled method (``throttle=``) costs one Redis round trip.
-    ``trusted_proxies``: see `wsgi_analytics.identity` before setting it above 0.
+    ``trusted_proxies``: see `wsgi_analytics.request.identity` before setting it above 0.
     """
 
     def __init__(
@@ -46,7 +46,13 @@ class WSGIAnalytics:
             recorder, redis_url, prefix, trusted_proxies, recorder_options
         )
         self.trusted_proxies = trusted_proxies
-        self._gate = throttle.bind_sync(self.recorder, redis_url) if throttle else None
+        self._gate = (
+            throttle.bind_sync(
+                redis_url=redis_url, client=self.recorder.client, prefix=self.recorder.prefix
+            )
+            if throttle
+            else None
+        )
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         try:

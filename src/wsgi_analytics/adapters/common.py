@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._log import logger
-from .facts import Facts
-from .recorder import Recorder
+from .._log import logger
+from ..recording.recorder import Recorder
+from ..request.facts import Facts
 
 __all__ = ["adapter_recorder", "record_quietly"]
 

@@ -6,13 +6,13 @@ import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
-from ._adapter import adapter_recorder, record_quietly
-from ._log import logger
-from .facts import Facts, from_scope
-from .recorder import Recorder
+from .._log import logger
+from ..recording.recorder import Recorder
+from ..request.facts import Facts, from_scope
+from .common import adapter_recorder, record_quietly
 
 if TYPE_CHECKING:
-    from .throttle import Throttle
+    from ..throttle import Throttle
 
 __all__ = ["ASGIAnalytics"]
 
@@ -49,7 +49,13 @@ class ASGIAnalytics:
             recorder, redis_url, prefix, trusted_proxies, recorder_options
         )
         self.trusted_proxies = trusted_proxies
-        self._gate = throttle.bind_async(self.recorder, redis_url) if throttle else None
+        self._gate = (
+            throttle.bind_async(
+                redis_url=redis_url, client=self.recorder.client, prefix=self.recorder.prefix
+            )
+            if throttle
+            else None
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope.get("type") != "http":

@@ -1,6 +1,6 @@
 """The throttle's I/O shells: one script call per throttled request, sync or asyncio.
 
-Both gates share `Plan` (identity, key names, reply to refusal, failure policy); they differ
+Both gates share a `Policy` (identity, key names, reply to refusal, failure policy); they differ
 only in how they reach Redis. ``check`` never raises: a Redis that is down, slow or confused is
 handled by the failure policy, anything else is logged and treated the same way.
 """
@@ -11,90 +11,91 @@ import asyncio
 import secrets
 import threading
 import weakref
-from collections.abc import AsyncGenerator
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncGenerator, Callable
+from typing import Any
 
-from . import _fastclient
-from ._plan import Plan
-from ._window import SCRIPT, Refusal
-
-if TYPE_CHECKING:
-    from . import _redis
-    from .facts import Facts
-    from .recorder import Recorder
-    from .throttle import Throttle
+from .. import connection
+from ..request.facts import Facts
+from .policy import Policy, Refusal
+from .window import SCRIPT
 
 __all__ = ["AsyncGate", "SyncGate"]
 
 
 class SyncGate:
-    """The WSGI gate: a sync client of its own with short timeouts."""
+    """The WSGI gate: a sync client with short timeouts (closed by `close` when ``owned``)."""
 
-    def __init__(self, throttle: Throttle, recorder: Recorder, redis_url: str | None) -> None:
-        self.methods = throttle.methods
-        self._plan = Plan(throttle, recorder)
-        self._client, self._owned = _fastclient.sync_client(
-            recorder.client, redis_url, throttle.timeout
-        )
-        self._script = self._client.register_script(SCRIPT)
-        self._secret = self._plan.secret
+    def __init__(
+        self,
+        policy: Policy,
+        methods: frozenset[str],
+        client: connection.Client,
+        *,
+        owned: bool,
+    ) -> None:
+        self.methods = methods
+        self.policy = policy
+        self.client = client
+        self._owned = owned
+        self._script = client.register_script(SCRIPT)
+        self._secret = policy.secret
         self._lock = threading.Lock()
 
     def check(self, facts: Facts, trusted_proxies: int) -> Refusal | None:
         """``None`` to let the request through, else the response to send instead."""
-        plan = self._plan
+        policy = self.policy
         try:
-            who = plan.subject(facts, trusted_proxies)
+            who, early = policy.start(facts, trusted_proxies)
             if who is None:
-                return None
-            if plan.resting():
-                return plan.failed(None)
-            keys, args, rules = plan.call(who, facts.path, self._secret or self._load_secret())
-            return plan.answer(self._script(keys, args, client=self._client), rules)
+                return early
+            call = policy.call(who, facts.path, self._secret or self._load_secret())
+            return policy.answer(self._script(call.keys, call.args, client=self.client), call.rules)
         except Exception as error:
-            return plan.failed(error)
+            return policy.failed(error)
 
     def _load_secret(self) -> bytes:
         with self._lock:
             if self._secret is None:
                 # Every worker must hash alike: the first one to ask creates the secret.
-                pipe = self._client.pipeline(transaction=False)
-                pipe.set(self._plan.secret_key, secrets.token_hex(32), nx=True)
-                pipe.get(self._plan.secret_key)
-                self._secret = self._plan.secret_from(pipe.execute()[1])
+                pipe = self.client.pipeline(transaction=False)
+                pipe.set(self.policy.secret_key, secrets.token_hex(32), nx=True)
+                pipe.get(self.policy.secret_key)
+                self._secret = self.policy.secret_from(pipe.execute()[1])
             return self._secret
 
     def close(self) -> None:
         if self._owned:
             self._owned = False
-            self._client.close()
+            self.client.close()
 
 
 class _LoopClient:
     __slots__ = ("client", "guard", "script")
 
-    def __init__(self, client: _redis.AsyncClient, guard: AsyncGenerator[None, None]) -> None:
+    def __init__(self, client: connection.AsyncClient, guard: AsyncGenerator[None, None]) -> None:
         self.client = client
         self.script: Any = client.register_script(SCRIPT)
         self.guard = guard
 
 
 class AsyncGate:
-    """The ASGI gate: an asyncio client per event loop, created inside it on first use.
+    """The ASGI gate: an asyncio client per event loop, made by ``connect`` inside it on first use.
 
     An asyncio client belongs to the loop it was made in, and one app can serve several loops
     (test clients start one per request). Each loop's client closes with the loop: it hangs on
     an async generator whose ``finally`` runs in the loop's ``shutdown_asyncgens``.
     """
 
-    def __init__(self, throttle: Throttle, recorder: Recorder, redis_url: str | None) -> None:
-        self.methods = throttle.methods
-        self._plan = Plan(throttle, recorder)
-        _fastclient.check_async_source(recorder.client, redis_url)  # fail at startup, not later
-        self._source = recorder.client
-        self._url = redis_url
-        self._timeout = throttle.timeout
-        self._secret = self._plan.secret
+    def __init__(
+        self,
+        policy: Policy,
+        methods: frozenset[str],
+        connect: Callable[[], connection.AsyncClient],
+    ) -> None:
+        self.methods = methods
+        self.policy = policy
+        self._connect = connect
+        self._secret = policy.secret
         self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopClient] = (
             weakref.WeakKeyDictionary()
         )
@@ -102,36 +103,35 @@ class AsyncGate:
 
     async def check(self, facts: Facts, trusted_proxies: int) -> Refusal | None:
         """``None`` to let the request through, else the response to send instead."""
-        plan = self._plan
+        policy = self.policy
         try:
-            who = plan.subject(facts, trusted_proxies)
+            who, early = policy.start(facts, trusted_proxies)
             if who is None:
-                return None
-            if plan.resting():
-                return plan.failed(None)
+                return early
             here = self._loops.get(asyncio.get_running_loop()) or await self._open()
             secret = self._secret or await self._load_secret(here.client)
-            keys, args, rules = plan.call(who, facts.path, secret)
-            return plan.answer(await here.script(keys, args, client=here.client), rules)
+            call = policy.call(who, facts.path, secret)
+            reply = await here.script(call.keys, call.args, client=here.client)
+            return policy.answer(reply, call.rules)
         except Exception as error:
-            return plan.failed(error)
+            return policy.failed(error)
 
     async def _open(self) -> _LoopClient:
         if self._closed:
             raise RuntimeError("throttle closed")
         loop = asyncio.get_running_loop()
-        client = _fastclient.async_client(self._source, self._url, self._timeout)
+        client = self._connect()
         guard = _close_with_loop(client, self._loops)
         here = self._loops[loop] = _LoopClient(client, guard)
         await guard.__anext__()  # registers the generator with this loop's shutdown
         return here
 
-    async def _load_secret(self, client: _redis.AsyncClient) -> bytes:
+    async def _load_secret(self, client: connection.AsyncClient) -> bytes:
         # Two tasks may both ask; SET NX makes them agree on one secret.
         pipe = client.pipeline(transaction=False)
-        pipe.set(self._plan.secret_key, secrets.token_hex(32), nx=True)
-        pipe.get(self._plan.secret_key)
-        self._secret = self._plan.secret_from((await pipe.execute())[1])
+        pipe.set(self.policy.secret_key, secrets.token_hex(32), nx=True)
+        pipe.get(self.policy.secret_key)
+        self._secret = self.policy.secret_from((await pipe.execute())[1])
         return self._secret
 
     async def aclose(self) -> None:
@@ -146,7 +146,7 @@ class AsyncGate:
 
 
 async def _close_with_loop(
-    client: _redis.AsyncClient,
+    client: connection.AsyncClient,
     loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopClient],
 ) -> AsyncGenerator[None, None]:
     try:

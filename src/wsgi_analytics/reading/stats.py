@@ -1,7 +1,7 @@
 """The read side: top members, totals, uniques and series over a range of days, summed in Redis.
 
 Every read is aggregated on the server: a range of day keys of one dimension (all in one hash
-slot, see `wsgi_analytics.counting`) is added up by one Lua script with ``ZUNIONSTORE`` into a
+slot, see `wsgi_analytics.keys`) is added up by one Lua script with ``ZUNIONSTORE`` into a
 scratch key of the same slot, which the script reads and deletes before it returns. Only the
 ``limit`` rows a caller asked for cross the network, never the members of a set. `Stats.snapshot`
 reads everything a page shows in one pipeline, whatever the range.
@@ -21,14 +21,14 @@ from typing import Any
 
 from redis.exceptions import NoScriptError
 
-from . import _redis
-from ._topscript import TOP
-from .counting import DIMENSIONS, Keys, check_dimension, day_label, hour_label, today
+from .. import connection
+from ..keys import DIMENSIONS, Keys, check_dimension, day_label, hour_label, today
 from .snapshot import Series, Snapshot, Table
+from .topscript import TOP
 
 __all__ = ["Series", "Snapshot", "Stats", "Table"]
 
-# Past days of a range are summed once per this many milliseconds (see `_topscript`).
+# Past days of a range are summed once per this many milliseconds (see `topscript`).
 CACHE_MS = 60_000
 _EPOCH = date(1970, 1, 1).toordinal()
 
@@ -55,13 +55,15 @@ class Stats:
         self,
         redis_url: str | None = None,
         *,
-        client: _redis.Client | None = None,
+        client: connection.Client | None = None,
         prefix: str = "analytics",
     ) -> None:
         self.keys = Keys(prefix)
         self.prefix = prefix
         self._owns_client = client is None
-        self.client: _redis.Client = client if client is not None else _redis.connect(redis_url)
+        self.client: connection.Client = (
+            client if client is not None else connection.connect(redis_url)
+        )
         self._top_script = self.client.register_script(TOP)
 
     # -- the A2 contract ----------------------------------------------------------------------
@@ -109,10 +111,11 @@ class Stats:
 
     def dimensions(self) -> list[str]:
         """The built-in dimensions, then any custom ones found in Redis (from `Recorder.track`)."""
-        pattern = _glob_escape(f"{{{self.prefix}:") + "*}:all"
         found: set[str] = set()
-        for key in self.client.scan_iter(match=pattern, count=1000):
-            name = _text(key)[len(self.prefix) + 2 : -len("}:all")]
+        for key in self.client.scan_iter(match=self.keys.dimension_pattern(), count=1000):
+            name = self.keys.dimension_of(_text(key))
+            if name is None:
+                continue
             try:
                 check_dimension(name)
             except ValueError:
@@ -186,12 +189,11 @@ class Stats:
         check_dimension(dimension)
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
             raise ValueError(f"limit must be a non-negative integer, not {limit!r}")
-        tag = self.keys.tag(dimension)
-        scratch = f"{tag}:scratch:{uuid.uuid4().hex}"
+        scratch = self.keys.scratch(dimension, uuid.uuid4().hex)
         keys = self.keys.range(dimension, _check_days(days))
         if len(keys) > 1:
-            # The past days' union, named by range and day so that it rolls over at midnight.
-            keys.insert(0, f"{tag}:cache:{len(keys)}:{day_label(today())}")
+            # The past days' union (see `wsgi_analytics.reading.topscript`).
+            keys.insert(0, self.keys.cache(dimension, len(keys), today()))
         return [scratch, *keys], [limit, CACHE_MS]
 
     def _table_result(self, result: Any) -> Table:
@@ -267,7 +269,3 @@ def _hours(first: int, last: int, hourly: list[Any], per_day: list[Any]) -> list
             label = hour_label(hour)
             points.append((label, counts.get(label, 0)))
     return points
-
-
-def _glob_escape(text: str) -> str:
-    return "".join("\\" + c if c in "*?[]\\" else c for c in text)

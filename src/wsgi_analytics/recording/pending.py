@@ -13,10 +13,10 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from ._log import logger, warn_limited
-from .agents import Agent
-from .counting import Event, by_request, by_shape, page_view
-from .identity import client_identity
+from .._log import logger, warn_limited
+from ..request.agents import Agent
+from ..request.identity import client_identity
+from .rules import Event, by_request, by_shape, page_view
 
 __all__ = ["Pending"]
 

@@ -19,12 +19,13 @@ from collections.abc import Callable
 
 import redis
 
-from . import _redis
-from ._log import logger, warn_limited
-from .agents import Agent, default_classifier
-from .counting import MAX_MEMBER, Event, Keys, check_dimension
-from .facts import Facts
+from .. import connection
+from .._log import logger, warn_limited
+from ..keys import Keys, check_dimension
+from ..request.agents import Agent, default_classifier
+from ..request.facts import Facts
 from .pending import Pending
+from .rules import MAX_MEMBER, Event
 from .writer import Writer
 
 __all__ = ["Recorder"]
@@ -48,7 +49,7 @@ class Recorder:
         self,
         redis_url: str | None = None,
         *,
-        client: _redis.Client | None = None,
+        client: connection.Client | None = None,
         prefix: str = "analytics",
         flush_interval: float = 1.0,
         retention_days: int = 90,
@@ -69,7 +70,9 @@ class Recorder:
         self.max_members = max_members
         self.max_pending = max_pending
         self._owns_client = client is None
-        self.client: _redis.Client = client if client is not None else _redis.connect(redis_url)
+        self.client: connection.Client = (
+            client if client is not None else connection.connect(redis_url)
+        )
         self._classify = classifier or default_classifier()
         # A burst larger than this wakes the flusher early; a queue this deep (~0.7 KB a queued
         # request, so ~140 MB) means the flusher is starved, and requests beyond it are dropped

@@ -1,0 +1,1 @@
+"""The middleware: `wsgi.WSGIAnalytics`, `asgi.ASGIAnalytics`, and what they share (`common`)."""
