@@ -24,8 +24,8 @@ import redis
 
 from wsgi_analytics.dashboard.access import SESSION_COOKIE
 from wsgi_analytics.embedded import free_port
-from wsgi_analytics.request.facts import from_environ
 from wsgi_analytics.recording.recorder import Recorder
+from wsgi_analytics.request.facts import from_environ
 
 from .servers import ServerProcess
 
