@@ -17,7 +17,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("_log", "connection", "keys", "embedded", "request"),
     ("recording", "throttle", "reading"),
     ("adapters",),
-    ("__init__", "__main__", "cli", "dashboard", "demo", "django", "flask"),
+    ("__init__", "__main__", "_native", "cli", "dashboard", "demo", "django", "flask"),
 )
 # Parts of one layer that must not lean on each other either.
 INDEPENDENT = ("recording", "throttle", "reading")

@@ -15,7 +15,7 @@ from .throttle import Throttle
 if TYPE_CHECKING:
     from starlette.applications import Starlette
 
-    from .recorder import Recorder
+    from .recording.recorder import Recorder
 
 __all__ = ["ROUTE_KEY", "Bridge", "adapter_options"]
 

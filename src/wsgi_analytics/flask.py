@@ -33,8 +33,8 @@ from werkzeug.wrappers import Response
 
 from . import cli
 from ._native import ROUTE_KEY, Bridge, adapter_options
-from .recorder import Recorder
-from .wsgi import WSGIAnalytics
+from .adapters.wsgi import WSGIAnalytics
+from .recording.recorder import Recorder
 
 __all__ = ["Analytics"]
 
