@@ -45,11 +45,13 @@ def _cases() -> list[tuple[str, Callable[[], object]]]:
     fetcher = "Feedfetcher-Google; (+http://www.google.com/feedfetcher.html; 22 subscribers)"
     day = {index: 1 + index % 7 for index in range(150, 190)}
 
-    class _Route:  # what Starlette leaves in scope["route"]
-        path_format = "/items/{item_id}"
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
 
-    scope = {"type": "http", "path": "/items/3", "root_path": "", "endpoint": _Route}
-    scope |= {"route": _Route(), "path_params": {"item_id": 3}}
+    route = Route("/items/{item_id:int}", lambda request: PlainTextResponse("ok"))
+    # What Starlette's router leaves in the scope after the app ran.
+    scope = {"type": "http", "path": "/items/3", "root_path": "", "endpoint": route.endpoint}
+    scope |= {"route": route, "path_params": {"item_id": 3}}
     plain = {"type": "http", "path": "/items/3", "root_path": ""}
     cases: list[tuple[str, Callable[[], object]]] = [
         ("(baseline: an empty lambda)", lambda: None),

@@ -366,3 +366,36 @@ def test_precedence_explicit_over_framework() -> None:
     assert template_from_scope(scope) == "/explicit"
     del scope[ROUTE_KEY]
     assert template_from_scope(scope) == "/framework/{x}"
+
+
+def _without_fastapi_key(app: ASGIApp, seen: list[str | None]) -> ASGIApp:
+    """As _capturing, but as if FastAPI kept no private route context (another version)."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        await app(scope, receive, send)
+        if scope["type"] == "http":
+            scope.pop("fastapi", None)
+            seen.append(template_from_scope(scope))
+
+    return middleware
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        pytest.param("/items/3", "/items/{item_id}", id="no prefix"),
+        pytest.param("/users/5", "/users/{user_id}", id="include_router prefix"),
+        pytest.param("/api/v2/in/deep/x/1", "/api/v2/in/deep/x/{a}", id="nested routers"),
+        pytest.param(
+            "/orgs/acme/members/4", "/orgs/{org_id}/members/{member_id}", id="param prefix"
+        ),
+        pytest.param("/sub/things/z", "/sub/things/{thing_id}", id="mounted sub-app"),
+    ],
+)
+def test_fastapi_prefix_recovered_without_its_private_key(
+    tmp_path: Path, path: str, expected: str
+) -> None:
+    seen: list[str | None] = []
+    with TestClient(_without_fastapi_key(_fastapi(tmp_path), seen)) as client:
+        assert client.get(path).status_code == 200
+    assert seen == [expected]

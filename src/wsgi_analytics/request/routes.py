@@ -196,23 +196,60 @@ def _starlette_template(scope: MutableMapping[str, Any]) -> str | None:
             # The innermost object is a Mount (or Host) of a router: that router matched nothing.
             return None
         route_format = getattr(route, "path_format", None)
-        if isinstance(route_format, str) and route_format.endswith("/{path}") and _is_mount(route):
-            # A Mount of a plain app (StaticFiles, a WSGI app): root_path already holds its prefix.
-            route_format = "/{path}"
+        if not isinstance(route_format, str):
+            return None
+        if _is_mount(route):
+            if route_format.endswith("/{path}"):
+                # A Mount of a plain app (StaticFiles, a WSGI app): root_path holds its prefix.
+                route_format = "/{path}"
+        else:
+            route_format = _complete(scope, route, route_format, root_path, params)
     if route_format is None:
         # FastAPI does not set "route" for a Mount of a plain app; the mounted app is the endpoint.
         endpoint = scope.get("endpoint")
         if not mounted or endpoint is None or getattr(endpoint, "routes", None):
             return None
         route_format = "/{path}"
-    if not isinstance(route_format, str):
-        return None
     if mounted:
         owned = _format_params(route_format)
         if any(name not in owned for name in params):
             # A mount has parameters: root_path holds their values, rebuild the mounts' formats.
             mounted = _mount_formats(scope, root_path, app_root_path) or template(mounted)
     return mounted + route_format
+
+
+def _complete(
+    scope: Mapping[str, Any],
+    route: Any,
+    route_format: str,
+    root_path: str,
+    params: Mapping[str, Any],
+) -> str:
+    """The route's format, with the prefix a router added in front of it if it lacks one.
+
+    A route as declared may not know the prefix it was included under (FastAPI's
+    include_router(prefix=...) without the private key read above, or any router doing the
+    same). Its own regex then fails on the path the router saw; the part of that path before
+    the suffix it does match is the prefix, with the values of parameters the route does not
+    own put back as ``{name}``, and any other id collapsed. One regex match per request.
+    """
+    regex = getattr(route, "path_regex", None)
+    path: str = scope.get("path", "")
+    relative = path[len(root_path) :] if root_path and path.startswith(root_path) else path
+    if regex is None or regex.match(relative) is not None:
+        return route_format
+    start = relative.find("/", 1)
+    while start != -1 and regex.match(relative[start:]) is None:
+        start = relative.find("/", start + 1)
+    if start == -1:
+        return route_format
+    owned = _format_params(route_format)
+    values = {str(value): name for name, value in params.items() if name not in owned}
+    prefix = "/".join(
+        "{" + values[segment] + "}" if segment in values else segment
+        for segment in relative[:start].split("/")
+    )
+    return template(prefix) + route_format
 
 
 def _is_mount(route: object) -> bool:
