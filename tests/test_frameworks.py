@@ -6,12 +6,12 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-import django
 import pytest
-from django.conf import settings
 
 from wsgi_analytics import ASGIAnalytics, Recorder, WSGIAnalytics
 from wsgi_analytics.reading.stats import Stats
+
+from . import django_project
 
 CHROME = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -53,16 +53,7 @@ def flask_driver(recorder: Recorder) -> Drive:
 
 
 def _django_setup() -> None:
-    if not settings.configured:
-        settings.configure(
-            DEBUG=False,
-            ALLOWED_HOSTS=["*"],
-            ROOT_URLCONF="tests.django_urls",
-            MIDDLEWARE=["django.middleware.common.CommonMiddleware"],  # APPEND_SLASH redirects
-            INSTALLED_APPS=[],
-            SECRET_KEY="test-only",
-        )
-        django.setup()
+    django_project.setup()  # settings shared with the other in-process Django tests
 
 
 def django_wsgi_driver(recorder: Recorder) -> Drive:

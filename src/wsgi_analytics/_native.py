@@ -10,6 +10,7 @@ import secrets
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from .request.routes import ROUTE_KEY  # where a framework leaves the route template it matched
 from .throttle import Throttle
 
 if TYPE_CHECKING:
@@ -18,9 +19,6 @@ if TYPE_CHECKING:
     from .recording.recorder import Recorder
 
 __all__ = ["ROUTE_KEY", "Bridge", "adapter_options"]
-
-# Where a framework leaves the route template it matched, for the adapters to count.
-ROUTE_KEY = "wsgi_analytics.route"
 
 
 def adapter_options(settings: Mapping[str, Any], where: str) -> dict[str, Any]:
