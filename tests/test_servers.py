@@ -225,6 +225,16 @@ def test_uvicorn_stop_mid_load(
             lambda port: uvicorn_argv(port, "--workers", "2", app="sample_fastapi:application"),
             id="fastapi-add-middleware",
         ),
+        pytest.param(
+            lambda port: uvicorn_argv(port, app="sample_django_native:application"),
+            id="django-native-uvicorn",
+        ),
+        pytest.param(
+            lambda port: gunicorn_argv(
+                port, "-w", "2", app="sample_django_native:wsgi_application"
+            ),
+            id="django-native-gunicorn",
+        ),
     ],
 )
 def test_framework_apps_under_uvicorn_flush_at_shutdown(
