@@ -274,6 +274,23 @@ def test_throttle_asgi(site: Callable[..., Recorder], redis_url: str) -> None:
         assert stats.top("throttled") == [("/comment/", 1)]
 
 
+def test_exclusions(site: Callable[..., Recorder], redis_url: str) -> None:
+    recorder = site(exclude=["/healthz", "/admin/*", "/comment/"], throttle={"limit": 1})
+    browser = Client(REMOTE_ADDR="203.0.113.10", HTTP_USER_AGENT=CHROME)
+    assert [browser.get(path).status_code for path in ("/healthz", "/admin/login/", "/")] == [
+        200,
+        200,
+        200,
+    ]
+    # The throttle still applies to an excluded path; neither answer is counted.
+    assert [browser.post("/comment/").status_code for _ in range(2)] == [200, 429]
+    recorder.flush()
+    with Stats(redis_url) as stats:
+        assert stats.top("statuses") == [("200", 1)]
+        assert stats.top("paths") == [("/", 1)]
+        assert stats.top("throttled") == []
+
+
 @pytest.mark.parametrize(
     ("setting", "error"),
     [
@@ -281,6 +298,7 @@ def test_throttle_asgi(site: Callable[..., Recorder], redis_url: str) -> None:
         pytest.param({"throttle": {"limt": 5}}, "limt", id="throttle typo"),
         pytest.param({"flush_intervall": 1}, "flush_intervall", id="option typo"),
         pytest.param(["prefix"], "must be a dict", id="not a dict"),
+        pytest.param({"exclude": ["static/"]}, "neither a path prefix", id="exclude pattern"),
     ],
 )
 def test_bad_settings_are_refused(setting: Any, error: str) -> None:

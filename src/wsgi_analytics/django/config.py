@@ -17,6 +17,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from .._native import Bridge, adapter_options
 from ..adapters.common import adapter_recorder
+from ..request.exclude import Exclude, compile_exclude
 
 if TYPE_CHECKING:
     from ..recording.recorder import Recorder
@@ -45,6 +46,7 @@ class SiteAnalytics:
         self.trusted_proxies: int = options.pop("trusted_proxies", 0)
         self.throttle: Throttle | None = options.pop("throttle", None)
         try:
+            self.exclude: Exclude | None = compile_exclude(options.pop("exclude", None))
             self.recorder: Recorder = adapter_recorder(
                 options.pop("recorder", None),
                 self.redis_url,

@@ -114,6 +114,9 @@ class AnalyticsMiddleware:
 
     def _record(self, facts: Facts, status: int, *, throttled: bool = False) -> None:
         analytics = self.analytics
+        exclude = analytics.exclude
+        if exclude is not None and exclude(facts.path):
+            return  # counted nowhere; the throttle has applied all the same
         record_quietly(analytics.recorder, facts, status, throttled, analytics.trusted_proxies)
 
 
