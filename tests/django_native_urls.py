@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
 
 from django.contrib import admin
 from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
@@ -13,6 +14,15 @@ from django.urls import include, path, re_path
 from django.views.decorators.csrf import csrf_exempt
 
 from wsgi_analytics.django import get_recorder
+
+
+def sync_only(get_response: Callable[[HttpRequest], Any]) -> Callable[[HttpRequest], Any]:
+    """A sync-only middleware: under ASGI, Django then runs the ones before it in sync mode."""
+
+    def middleware(request: HttpRequest) -> Any:
+        return get_response(request)
+
+    return middleware
 
 
 def page(request: HttpRequest) -> HttpResponse:

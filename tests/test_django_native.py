@@ -189,6 +189,28 @@ def test_asgi_same_numbers_as_the_adapter(
         assert dict(stats.top("paths", 20))["/async-stream/"] == 1
 
 
+def test_asgi_in_sync_mode(
+    site: Callable[..., Recorder], redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A sync-only middleware after ours: Django calls ours in sync mode, in a thread, with an
+    ASGI request; it still reads the scope (a non-ASCII path shows it) and throttles."""
+    caplog.set_level(logging.CRITICAL, "django.request")
+    recorder = site(throttle={"limit": 1})
+    with override_settings(MIDDLEWARE=[NATIVE, "tests.django_native_urls.sync_only"]):
+        traffic = [
+            ("GET", "/items/7/", CHROME, ""),
+            ("GET", "/caf%C3%A9", CHROME, ""),
+            ("POST", "/comment/", CHROME, ""),
+            ("POST", "/comment/", CHROME, ""),
+        ]
+        assert asgi_drive(get_asgi_application(), traffic) == [200, 404, 200, 429]
+    recorder.flush()
+    with Stats(redis_url) as stats:
+        assert stats.top("statuses") == [("200", 2), ("404", 1), ("429", 1)]
+        assert stats.top("not_found") == [("/café", 1)]
+        assert stats.top("throttled") == [("/comment/", 1)]
+
+
 def test_a_failing_stream_is_a_500(site: Callable[..., Recorder], redis_url: str) -> None:
     recorder = site()
     with pytest.raises(RuntimeError, match="the stream failed"):
