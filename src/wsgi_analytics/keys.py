@@ -1,7 +1,8 @@
 """The Redis key layout: every key name this package reads or writes is built here, and only here.
 
-``prefix`` defaults to ``analytics``; ``D`` is a dimension, ``DAY`` a UTC date (``YYYY-MM-DD``),
-``N`` a day number; "retention" is the recorder's ``retention_days``::
+``prefix`` defaults to ``analytics``; ``D`` is a dimension, ``DAY`` a date (``YYYY-MM-DD``) in
+the site's time zone, ``N`` a day number (days since 1970-01-01 in that zone's calendar: in UTC,
+``int(t // 86400)``); "retention" is the recorder's ``retention_days``::
 
     {prefix:D}:DAY              sorted set, member -> count for that day   (expires after retention)
     {prefix:D}:all              sorted set, member -> all-time count       (trimmed to top members)
@@ -15,11 +16,27 @@
     {prefix:D}:scratch:ID       a read's scratch key                       (deleted by the read)
     {prefix:throttle}:secret    the throttle's hashing secret (unless the app passes its own)
     {prefix:throttle:HASH}:R    one client's accepted request times for the throttle rule R
+    {prefix:meta}               hash: ``timezone`` -> the IANA zone the days and hours are
+                                counted in (set once, by the first recorder: ``HSETNX``)
+    {prefix:pairs.W}:DAY:B      sorted set, `pair_member` -> page views    (expires after retention)
+    {prefix:pairs.W}:all:B      the same, all time (no timeline pairs)     (trimmed to top members)
+    {prefix:live}:M             HyperLogLog of visitor hashes with a page view in minute M
+                                (minutes since the epoch, UTC)             (expires 35 minutes on)
 
 The braces are a Redis Cluster hash tag: every key of one dimension lives in one slot, so the
 multi-day reads (``ZUNIONSTORE``, ``PFCOUNT`` over several days) and the flush scripts never cross
 slots, while the dimensions spread over the cluster. A throttled client's rules share the slot
 of its own hash tag.
+
+Drill-down pairs. For a filter dimension ``W`` (`PAIR_FILTERS`: paths, sources, countries), a
+member ``w`` of it, another page-view dimension ``D`` (`PAIR_DIMENSIONS`, ``D != W``) or
+``timeline`` (day keys only), and a member ``d`` of ``D``, the score of ``pair_member(w, D, d)``
+is the number of page views counted under both ``w`` and ``d``: ``Stats.top("sources",
+where=("paths", "/pricing/"))`` reads the ``sources`` pairs of ``/pricing/``. The pairs of one
+``w`` all sit in one of `PAIR_BUCKETS` keys per day (``B = pair_bucket(w)``), so a filtered read
+scans one small key a day, not every pair of the day; each bucket key is trimmed to its top
+``max_members // 16`` members (a page view with no member in ``D``, such as no ``utm_medium``,
+has no pair for ``D``). The total of ``w`` is its score in ``W``'s own key, which is exact.
 
 Adding a kind of key: add a line to the table above and a method to `Keys` that builds it from
 `Keys.tag` (one hash tag per thing read or written together); never format a key elsewhere.
@@ -29,6 +46,7 @@ from __future__ import annotations
 
 import re
 import time
+import zlib
 from datetime import datetime, timezone
 from functools import lru_cache
 
@@ -36,11 +54,19 @@ __all__ = [
     "ALL_ONLY",
     "DAY_ONLY",
     "DIMENSIONS",
+    "LIVE_SECONDS",
+    "PAIR_BUCKETS",
+    "PAIR_DIMENSIONS",
+    "PAIR_FILTERS",
     "RESERVED",
+    "TIMELINE",
     "Keys",
     "check_dimension",
     "day_label",
     "hour_label",
+    "pair_bucket",
+    "pair_member",
+    "split_pair",
     "today",
 ]
 
@@ -48,20 +74,51 @@ __all__ = [
 DIMENSIONS = (
     "paths",
     "referrers",
+    "sources",
+    "channels",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_content",
+    "utm_term",
     "browsers",
     "platforms",
     "devices",
+    "countries",
     "bots",
     "not_found",
     "statuses",
     "throttled",
 )
+TIMELINE = "timeline"
 # Kept per day only (the all-time view of the timeline is `days`) or all time only; neither is
 # trimmed (they hold 24 members a day and one member a day).
-DAY_ONLY = frozenset({"timeline"})
+DAY_ONLY = frozenset({TIMELINE})
 ALL_ONLY = frozenset({"days"})
-# Names of the layout's own keys, which a custom dimension must not take.
-RESERVED = frozenset({"timeline", "days", "uniques", "salt"})
+# Names of the layout's own keys, which a custom dimension must not take (nor any ``pairs.*``).
+RESERVED = frozenset({TIMELINE, "days", "uniques", "salt", "meta", "live", "throttle"})
+
+# Drill-down pairs (see the module docstring): the dimensions a page can be filtered by, and the
+# page-view dimensions counted against each of them (besides the timeline, on day keys).
+PAIR_FILTERS = ("paths", "sources", "countries")
+PAIR_DIMENSIONS = (
+    "paths",
+    "referrers",
+    "sources",
+    "channels",
+    "utm_medium",
+    "utm_campaign",
+    "browsers",
+    "platforms",
+    "devices",
+    "countries",
+)
+# Keys per filter dimension and day: a filtered read scans one of them a day.
+PAIR_BUCKETS = 32
+_SEPARATOR = "\x1f"  # ASCII unit separator: between the parts of a pair member
+_SEPARATOR_STANDIN = "\ufffd"  # what a separator inside a member becomes
+# How long a live minute's HyperLogLog is kept: `Stats.live` reads up to 30 minutes back.
+LIVE_SECONDS = 35 * 60
 _DIMENSION_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 
 
@@ -86,12 +143,42 @@ def today(now: float | None = None) -> int:
 
 def check_dimension(name: str) -> str:
     """Validate a custom dimension name (it becomes part of a Redis key)."""
-    if not isinstance(name, str) or not _DIMENSION_NAME.match(name) or name in RESERVED:
+    if (
+        not isinstance(name, str)
+        or not _DIMENSION_NAME.match(name)
+        or name in RESERVED
+        or name.startswith("pairs.")
+    ):
         raise ValueError(
             f"invalid dimension {name!r}: use 1-64 characters of a-z, 0-9, '_', '.', '-', "
-            f"not one of {sorted(RESERVED)}"
+            f"not one of {sorted(RESERVED)} nor pairs.*"
         )
     return name
+
+
+def _pair_part(text: str) -> str:
+    return text.replace(_SEPARATOR, _SEPARATOR_STANDIN) if _SEPARATOR in text else text
+
+
+def pair_member(w: str, dimension: str, d: str) -> str:
+    """The member of a pairs key counting page views with ``w`` (a member of the filter
+    dimension) and ``d`` (a member of ``dimension``): ``"D\\x1fw\\x1fd"``. A separator inside
+    ``w`` or ``d`` is replaced (by U+FFFD), so the three parts always split back apart."""
+    return f"{dimension}{_SEPARATOR}{_pair_part(w)}{_SEPARATOR}{_pair_part(d)}"
+
+
+def split_pair(member: str) -> tuple[str, str, str]:
+    """``(w, dimension, d)`` of a `pair_member` (``w`` and ``d`` with separators replaced)."""
+    dimension, w, d = member.split(_SEPARATOR, 2)
+    return w, dimension, d
+
+
+@lru_cache(maxsize=4096)
+def pair_bucket(w: str) -> int:
+    """Which of the `PAIR_BUCKETS` keys holds the pairs of ``w``: CRC-32 of its UTF-8 (after the
+    separator replacement of `pair_member`), the same in every process and language."""
+    data = _pair_part(w).encode("utf-8", "surrogatepass")
+    return zlib.crc32(data) % PAIR_BUCKETS
 
 
 def _glob_escape(text: str) -> str:
@@ -154,6 +241,31 @@ class Keys:
 
     def salt(self, day: int) -> str:
         return self.day("salt", day)
+
+    def meta(self) -> str:
+        """The prefix's settings hash (field ``timezone``)."""
+        return self.tag("meta")
+
+    def pairs(self, dimension: str, day: int | None, w: str) -> str:
+        """The pairs key holding the pairs of member ``w`` of the filter ``dimension`` on ``day``
+        (``None``: all time). Every pairs key of a filter dimension shares one hash slot."""
+        bucket = pair_bucket(w)
+        when = "all" if day is None else day_label(day)
+        return f"{self.tag('pairs.' + dimension)}:{when}:{bucket}"
+
+    def pair_pattern(self, w: str, dimension: str | None = None) -> str:
+        """A ``ZSCAN MATCH`` pattern for the pairs of ``w`` (with ``dimension``: of it only)."""
+        head = _glob_escape(dimension + _SEPARATOR) if dimension else "*" + _SEPARATOR
+        return head + _glob_escape(_pair_part(w) + _SEPARATOR) + "*"
+
+    def live(self, minute: int) -> str:
+        """The HyperLogLog of the visitors of one minute (minutes since the epoch, UTC)."""
+        return f"{self.tag('live')}:{minute}"
+
+    def live_range(self, minutes: int, now: float | None = None) -> list[str]:
+        """The live keys of the last ``minutes`` minutes, this one included (one slot)."""
+        current = int((time.time() if now is None else now) // 60)
+        return [self.live(current - offset) for offset in range(minutes)]
 
     # -- the writer's and the readers' own keys -------------------------------------------------
 
