@@ -6,7 +6,14 @@ from typing import Any
 
 import pytest
 
-from wsgi_analytics.request.facts import MAX_HEADER, MAX_PATH, Facts, from_environ, from_scope
+from wsgi_analytics.request.facts import (
+    MAX_HEADER,
+    MAX_PATH,
+    MAX_QUERY,
+    Facts,
+    from_environ,
+    from_scope,
+)
 
 CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/131.0.0.0 Safari/537.36"
 
@@ -27,7 +34,7 @@ def facts(**changes: Any) -> Facts:
         pytest.param({}, facts(method=""), id="empty environ"),
         pytest.param(
             {"REQUEST_METHOD": "GET", "PATH_INFO": "/a", "QUERY_STRING": "x=1"},
-            facts(path="/a"),
+            facts(path="/a", query="x=1"),
             id="query string not in path",
         ),
         pytest.param(
@@ -123,7 +130,18 @@ def _scope(**changes: Any) -> dict[str, Any]:
     ("scope", "expected"),
     [
         pytest.param({}, facts(method=""), id="empty scope"),
-        pytest.param(_scope(path="/a", query_string=b"x=1"), facts(path="/a"), id="query string"),
+        pytest.param(
+            _scope(path="/a", query_string=b"x=1"), facts(path="/a", query="x=1"), id="query string"
+        ),
+        pytest.param(
+            _scope(query_string=b"utm_source=caf\xc3\xa9&q=\xff" + b"z" * 5000),
+            facts(query="utm_source=café&q=\ufffd" + "z" * (MAX_QUERY - 19)),
+            id="query string decoded like the path, capped",
+        ),
+        pytest.param(_scope(query_string="x=1"), facts(), id="query string not bytes"),
+        pytest.param(
+            _scope(headers=[(b"cf-ipcountry", b"FR")]), facts(), id="country header not asked for"
+        ),
         pytest.param(
             _scope(root_path="/app", path="/page"),
             facts(path="/app/page"),
@@ -186,6 +204,7 @@ def test_both_protocols_agree() -> None:
         "REQUEST_METHOD": "GET",
         "SCRIPT_NAME": "",
         "PATH_INFO": _latin1("/blog/ünïcode/"),
+        "QUERY_STRING": _latin1("utm_campaign=été&utm_source=hn"),
         "HTTP_HOST": "example.com",
         "HTTP_REFERER": "https://news.ycombinator.com/",
         "HTTP_USER_AGENT": CHROME,
@@ -193,6 +212,7 @@ def test_both_protocols_agree() -> None:
     }
     scope = _scope(
         path="/blog/ünïcode/",
+        query_string="utm_campaign=été&utm_source=hn".encode(),
         headers=[
             (b"host", b"example.com"),
             (b"referer", b"https://news.ycombinator.com/"),
@@ -218,3 +238,21 @@ def test_long_forwarded_for_keeps_the_rightmost_entries() -> None:
         assert facts.forwarded_for.startswith("6.6.6.6")  # cut at an entry boundary
     assert from_environ(environ).forwarded_for.endswith("6.6.6.6, 198.51.100.1, 10.0.0.2")
     assert from_scope(scope).forwarded_for.endswith("6.6.6.6,198.51.100.1")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        pytest.param("FR", "FR", id="code"),
+        pytest.param("", "", id="empty"),
+        pytest.param("x" * 100, "x" * 8, id="capped"),
+    ],
+)
+def test_country_header_read_only_when_asked(value: str, expected: str) -> None:
+    environ = {"REQUEST_METHOD": "GET", "HTTP_CF_IPCOUNTRY": value}
+    scope = _scope(headers=[(b"CF-IPCountry", value.encode()), (b"x-country", b"DE")])
+    assert from_environ(environ).country == ""
+    assert from_scope(scope).country == ""
+    assert from_environ(environ, "HTTP_CF_IPCOUNTRY").country == expected
+    assert from_scope(scope, b"cf-ipcountry").country == expected
+    assert from_scope(scope, b"x-country").country == "DE"

@@ -6,14 +6,19 @@ same value for the same request, so the WSGI and ASGI adapters count identically
 WSGI hands every header and the path over as "bytes in a latin-1 str" (PEP 3333); ASGI gives
 the path as text and headers as bytes. Both are turned into UTF-8 text here, with replacement
 characters for invalid sequences, and capped so that no client input can grow unbounded.
+
+The query string is kept (capped) for the campaign tags the flusher reads from it; a header
+naming the client's country (``country_header=``, set by a CDN) is read only when the caller
+asks for it, by the key the recorder's configuration gives.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from typing import Any, NamedTuple
 
-__all__ = ["MAX_HEADER", "MAX_PATH", "Facts", "from_environ", "from_scope"]
+__all__ = ["MAX_HEADER", "MAX_PATH", "MAX_QUERY", "Facts", "from_environ", "from_scope"]
 
 MAX_PATH = 512
 # Longer values are truncated, not rejected: a 64 KB User-Agent is an attack or a bug, and the
@@ -21,6 +26,11 @@ MAX_PATH = 512
 MAX_HEADER = 512
 # A Referer is only reduced to its host, but the host can sit behind a long userinfo part.
 MAX_REFERER = 2048
+# Campaign tags and click ids sit in the first kilobyte of any real landing URL; a longer query
+# string (a search form, a tracking blob) is cut, never rejected.
+MAX_QUERY = 1024
+# A country header holds a two-letter code; a longer value is not one anyway.
+_MAX_COUNTRY = 8
 # Enough for a long proxy chain; beyond it the rightmost entries (the trusted ones) are kept.
 MAX_FORWARDED = 1024
 # Servers bound the whole header block (h11, gunicorn: tens of KB); this only bounds the decode.
@@ -39,6 +49,8 @@ class Facts(NamedTuple):
     forwarded_for: str
     ch_platform: str
     ch_mobile: str
+    query: str = ""  # the query string, without "?"
+    country: str = ""  # the configured country header's raw value (`from_environ`)
 
 
 def _wsgi_text(value: object, cap: int) -> str:
@@ -76,8 +88,13 @@ def _join_path(prefix: str, path: str) -> str:
     return full or "/"
 
 
-def from_environ(environ: Mapping[str, Any]) -> Facts:
-    """Facts from a WSGI environ (missing or malformed values become empty strings)."""
+def from_environ(environ: Mapping[str, Any], country_header: str | None = None) -> Facts:
+    """Facts from a WSGI environ (missing or malformed values become empty strings).
+
+    ``country_header``: the environ key of a trusted country header
+    (`wsgi_analytics.request.geo.header_environ_key`), read into ``Facts.country``; ``None``
+    (the default) reads none.
+    """
     get = environ.get
     method = get("REQUEST_METHOD")
     # Absent headers (most requests send no X-Forwarded-For or client hints) skip the helper.
@@ -90,6 +107,8 @@ def from_environ(environ: Mapping[str, Any]) -> Facts:
     forwarded = get("HTTP_X_FORWARDED_FOR")
     platform = get("HTTP_SEC_CH_UA_PLATFORM")
     mobile = get("HTTP_SEC_CH_UA_MOBILE")
+    query = get("QUERY_STRING")
+    country = get(country_header) if country_header else None
     return _new_facts(
         Facts,
         (
@@ -102,6 +121,8 @@ def from_environ(environ: Mapping[str, Any]) -> Facts:
             _keep_right(_wsgi_text(forwarded, _READ_FORWARDED)) if forwarded else "",
             _wsgi_text(platform, 64) if platform else "",
             _wsgi_text(mobile, 8) if mobile else "",
+            _wsgi_text(query, MAX_QUERY) if query else "",
+            _wsgi_text(country, _MAX_COUNTRY) if country else "",
         ),
     )
 
@@ -126,10 +147,16 @@ _CAPS = {
 _WANTED_CAPS = {name: (field, _CAPS[field]) for name, field in _WANTED.items()}
 
 
-def _scope_headers(headers: Iterable[Any]) -> dict[str, str]:
+@lru_cache(maxsize=16)
+def _wanted_with(country_header: bytes) -> dict[bytes, tuple[str, int]]:
+    """The wanted headers plus a country header (one table: no extra test per header)."""
+    return {**_WANTED_CAPS, country_header: ("country", _MAX_COUNTRY)}
+
+
+def _scope_headers(headers: Iterable[Any], country_header: bytes | None = None) -> dict[str, str]:
     text: dict[str, str] = {}
     forwarded: bytes | None = None
-    wanted = _WANTED_CAPS.get
+    wanted = (_wanted_with(country_header) if country_header else _WANTED_CAPS).get
     for item in headers:
         try:
             name, value = item
@@ -165,13 +192,19 @@ def _scope_client(client: object) -> str | None:
     return None
 
 
-def from_scope(scope: Mapping[str, Any]) -> Facts:
-    """Facts from an ASGI HTTP scope (missing or malformed values become empty strings)."""
+def from_scope(scope: Mapping[str, Any], country_header: bytes | None = None) -> Facts:
+    """Facts from an ASGI HTTP scope (missing or malformed values become empty strings).
+
+    ``country_header``: the lower-case name of a trusted country header
+    (`wsgi_analytics.request.geo.header_scope_key`), read into ``Facts.country``; ``None`` (the
+    default) reads none.
+    """
     method = scope.get("method")
     root = scope.get("root_path")
     path = scope.get("path")
     headers = scope.get("headers")
-    fields = _scope_headers(headers) if isinstance(headers, (list, tuple)) else {}
+    query = scope.get("query_string")
+    fields = _scope_headers(headers, country_header) if isinstance(headers, (list, tuple)) else {}
     if not root and isinstance(path, str):
         full = path[:MAX_PATH] or "/"  # the usual case: no mount prefix
     else:
@@ -202,5 +235,7 @@ def from_scope(scope: Mapping[str, Any]) -> Facts:
             _keep_right(forwarded) if forwarded else "",
             get("ch_platform", ""),
             get("ch_mobile", ""),
+            _bytes_text(query, MAX_QUERY) if query and isinstance(query, bytes) else "",
+            get("country", ""),
         ),
     )
