@@ -73,8 +73,9 @@ def test_page_renders_from_localhost(local: TestClient) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     html = response.text
-    assert '<svg id="traffic-chart"' in html
-    assert html.count('<rect class="bar"') == 1  # only the current hour has page views
+    assert '<div id="traffic-chart"' in html
+    # Three drawings of the chart (wide, medium, narrow); only the current hour has page views.
+    assert html.count('<rect class="bar"') == 3
     for name in ("paths", "referrers", "browsers", "platforms", "devices", "bots"):
         assert f'id="dim-{name}"' in html
     assert 'id="dim-not_found"' in html
@@ -220,8 +221,9 @@ def test_server_error_page_is_private(filled: redis.Redis, monkeypatch: pytest.M
 
 def test_selected_range_is_marked(local: TestClient) -> None:
     html = local.get("/?days=30").text
-    assert '<a href="/?days=30" class=on>30 days</a>' in html
-    assert '<a href="/?days=all">All time</a>' in html
+    assert '<a href="/?days=30" class=on aria-current=page>30 days</a>' in html
+    assert '<a href="/?days=all">All</a>' in html
+    assert '<a href="/">Today</a>' in html
 
 
 # -- access control ---------------------------------------------------------------------------
@@ -589,6 +591,7 @@ def test_mounted_under_a_prefix(filled: redis.Redis) -> None:
         html = tc.get("/analytics/").text
         assert 'href="/analytics/?days=7"' in html
         assert 'href="/analytics/api.json?days=1"' in html
+        assert 'href="/analytics/export.csv?days=1"' in html
         assert tc.get("/analytics/api.json?days=7").json()["page_views"] == 4
         assert tc.get("/analytics", follow_redirects=True).status_code == 200
         assert tc.get("/api.json").status_code == 404
@@ -654,5 +657,5 @@ def test_empty_database_renders(client: redis.Redis) -> None:
         app(client=client, trust_local=True), base_url="http://127.0.0.1", client=LOCAL
     ) as tc:
         html = tc.get("/?days=all").text
-        assert "no page views in this range yet" in html
+        assert "no page views in this range" in html
         assert "nothing counted" in html

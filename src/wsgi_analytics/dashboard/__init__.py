@@ -42,20 +42,23 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import connection
 from ..reading.report import json_text
-from ..reading.snapshot import Snapshot
 from ..reading.stats import Stats
 from .access import AccessControl, is_local
-from .render import HEADERS, error_page, page
+from .export import csv_text, filename
+from .query import EXPORT, PAGE, TABLE, BadQuery, Limits, parse
+from .render import HEADERS, PAGE_HEADERS, View, error_page, live_page, page
 
 __all__ = ["app", "is_local"]
 
 _RAW_HEADERS = [(name.lower().encode(), value.encode()) for name, value in HEADERS.items()]
 _DIMENSIONS_TTL = 60.0  # custom dimensions are found with SCAN: not on every page view
-_MAX_DAYS = 3660
 
 
-class _BadQuery(ValueError):
-    pass
+def _params(request: Request) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for name, value in request.query_params.multi_items():
+        found.setdefault(name, []).append(value)
+    return found
 
 
 class _JSON(JSONResponse):
@@ -87,28 +90,6 @@ class _SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
-
-
-def _whole(text: str, low: int, high: int) -> int | None:
-    # ASCII digits only ('²'.isdigit() is true, and int() takes Arabic-Indic digits), and no
-    # longer than the bound: int() of a few thousand digits raises, of more takes a while.
-    if not (text.isascii() and text.isdigit()) or len(text) > len(str(high)):
-        return None
-    number = int(text)
-    return number if low <= number <= high else None
-
-
-def _query(request: Request) -> tuple[str, int | None, int]:
-    raw = request.query_params.get("days", "1")
-    days: int | None = None
-    if raw != "all":
-        days = _whole(raw, 1, _MAX_DAYS)
-        if days is None:
-            raise _BadQuery(f"days must be 1 to {_MAX_DAYS}, or 'all'")
-    limit = _whole(request.query_params.get("limit", "10"), 1, 100)
-    if limit is None:
-        raise _BadQuery("limit must be 1 to 100")
-    return raw, days, limit
 
 
 async def _refuse(scope: Scope, receive: Receive, send: Send) -> None:
@@ -156,38 +137,68 @@ def app(
     where = connection.describe(connection.resolve_url(redis_url)) if client is None else "Redis"
     known: list[tuple[float, list[str]]] = []
 
-    def read(days: int | None, limit: int) -> Snapshot:
-        # Runs in a worker thread: redis-py's sync client must never block the event loop.
+    def dimensions() -> list[str]:
+        # Runs in a worker thread, as every read here: redis-py's sync client must never block
+        # the event loop.
         if not known or time.monotonic() - known[0][0] > _DIMENSIONS_TTL:
             known[:] = [(time.monotonic(), stats.dimensions())]
-        return stats.snapshot(days=days, limit=limit, dimensions=known[0][1])
+        return known[0][1]
 
-    async def snapshot_or_error(request: Request, html: bool) -> Response | tuple[str, Snapshot]:
+    def read(request: Request, limits: Limits) -> View:
+        names = dimensions()
+        given = _params(request)
+        if limits is PAGE and "dimension" in given:
+            limits = TABLE  # one table alone: longer
+        query = parse(given, limits=limits, dimensions=names)
+        rows = query.rows(limits)
+        if query.dimension is not None:
+            names = [query.dimension]
+        snapshot = stats.snapshot(days=query.days, limit=rows, dimensions=names)
+        base = request.scope.get("root_path", "").rstrip("/") + "/"
+        return View(snapshot=snapshot, query=query, base=base)
+
+    async def view_or_error(request: Request, limits: Limits, kind: str) -> Response | View:
         try:
-            selected, days, limit = _query(request)
-            return selected, await run_in_threadpool(read, days, limit)
-        except _BadQuery as error:
+            return await run_in_threadpool(read, request, limits)
+        except BadQuery as error:
             status, title, detail = 400, "Bad request", str(error)
         except redis.RedisError as error:
             status, title = 503, "Analytics unavailable"
             detail = f"cannot read from {where}: {' '.join(str(error).split())}"
-        if html:
+        if kind == "html":
             return HTMLResponse(error_page(title, detail), status, headers=HEADERS)
+        if kind == "csv":
+            return PlainTextResponse(f"{title}: {detail}\n", status, headers=HEADERS)
         return _JSON({"error": detail}, status, headers=HEADERS)
 
     async def show(request: Request) -> Response:
-        result = await snapshot_or_error(request, html=True)
+        result = await view_or_error(request, PAGE, "html")
         if isinstance(result, Response):
             return result
-        selected, snapshot = result
-        base = request.scope.get("root_path", "").rstrip("/") + "/"
-        return HTMLResponse(page(snapshot, base=base, selected=selected), headers=HEADERS)
+        return HTMLResponse(page(result), headers=PAGE_HEADERS)
+
+    async def live(request: Request) -> Response:
+        result = await view_or_error(request, PAGE, "html")
+        if isinstance(result, Response):
+            return result
+        return HTMLResponse(live_page(result), headers=HEADERS)
 
     async def api(request: Request) -> Response:
-        result = await snapshot_or_error(request, html=False)
+        result = await view_or_error(request, PAGE, "json")
         if isinstance(result, Response):
             return result
-        return _JSON(result[1].to_json(), headers=HEADERS)
+        return _JSON(result.snapshot.to_json(), headers=HEADERS)
+
+    async def export(request: Request) -> Response:
+        result = await view_or_error(request, EXPORT, "csv")
+        if isinstance(result, Response):
+            return result
+        name = filename(result.snapshot, prefix)
+        return Response(
+            csv_text(result.snapshot),
+            media_type="text/csv; charset=utf-8",
+            headers={**HEADERS, "Content-Disposition": f'attachment; filename="{name}"'},
+        )
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -195,7 +206,12 @@ def app(
         stats.close()
 
     dashboard = Starlette(
-        routes=[Route("/", show), Route("/api.json", api)],
+        routes=[
+            Route("/", show),
+            Route("/api.json", api),
+            Route("/export.csv", export),
+            Route("/live", live),
+        ],
         middleware=[Middleware(_SecurityHeaders), access],
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
         lifespan=lifespan,

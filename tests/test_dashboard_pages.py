@@ -1,0 +1,230 @@
+"""The dashboard's pages through Starlette's TestClient, on data written by a real Recorder into
+the test server: ranges, links that keep the range and filter, tables opened in full, the CSV
+export parsed back, the live view, and bad parameters."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import redis
+from starlette.testclient import TestClient
+
+from wsgi_analytics.dashboard import app
+from wsgi_analytics.recording.recorder import Recorder
+from wsgi_analytics.request.facts import from_environ
+
+FIREFOX = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0"
+LOCAL = ("127.0.0.1", 40000)
+# Paths a client may send: each must survive a link and come back as the same member.
+ODD = ["/a&b=c", "/q?x#y", '/"quoted"', "/<b>", "/with space", "/plus+sign", "/100%", "/=cmd"]
+
+
+def visit(recorder: Recorder, path: str, referrer: str = "", status: int = 200) -> None:
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": path,
+        "HTTP_HOST": "example.org",
+        "HTTP_USER_AGENT": FIREFOX,
+        "HTTP_REFERER": referrer,
+        "REMOTE_ADDR": "203.0.113.9",
+        "HTTP_ACCEPT": "text/html",
+    }
+    recorder.record(from_environ(environ), status)
+
+
+@pytest.fixture
+def site(client: redis.Redis, redis_url: str) -> Iterator[TestClient]:
+    """12 pages with 12 down to 1 page views (78 in all), 3 of them from a referrer, 2 misses."""
+    recorder = Recorder(redis_url)
+    for rank in range(12):
+        for _ in range(12 - rank):
+            visit(recorder, f"/page-{rank:02d}")
+    for _ in range(3):
+        visit(recorder, "/page-00", referrer="https://news.ycombinator.com/item?id=1")
+    visit(recorder, "/missing", status=404)
+    visit(recorder, "/missing", status=404)
+    recorder.close()
+    dashboard = app(client=client, trust_local=True)
+    with TestClient(dashboard, base_url="http://127.0.0.1:8050", client=LOCAL) as tc:
+        yield tc
+
+
+class Links(HTMLParser):
+    """The ``<a href>`` of a page, with their text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[tuple[str, str]] = []
+        self._open: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            self.found.append((dict(attrs).get("href") or "", ""))
+            self._open = []
+
+    def handle_data(self, data: str) -> None:
+        if self._open is not None:
+            self._open.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a" and self._open is not None:
+            self.found[-1] = (self.found[-1][0], "".join(self._open).strip())
+            self._open = None
+
+
+def links(html: str) -> dict[str, str]:
+    """Link text -> href (the href as a browser reads it: entities decoded)."""
+    parser = Links()
+    parser.feed(html)
+    return {text: href for href, text in parser.found}
+
+
+def params(href: str) -> dict[str, list[str]]:
+    return parse_qs(urlsplit(href).query, keep_blank_values=True)
+
+
+def test_range_links_and_header(site: TestClient) -> None:
+    html = site.get("/?days=30").text
+    found = links(html)
+    assert found["Today"] == "/"
+    assert found["7 days"] == "/?days=7"
+    assert found["90 days"] == "/?days=90"
+    assert found["All"] == "/?days=all"
+    assert "class=on aria-current=page>30 days</a>" in html
+    assert '<h1 class="range">Last 30 days <span class="dates">' in html
+    assert found["Export CSV"] == "/export.csv?days=30"
+    assert found["JSON"] == "/api.json?days=30"
+    assert found["Live view"] == "/live"
+
+
+def test_date_form_needs_no_script(site: TestClient) -> None:
+    response = site.get("/?days=7")
+    html = response.text
+    assert '<form class="dates" method="get" action="/"' in html
+    assert 'type="date" name="from"' in html
+    assert 'type="date" name="to"' in html
+    assert "<script" not in html
+    policy = response.headers["content-security-policy"]
+    assert "default-src 'none'" in policy
+    assert "form-action 'self'" in policy  # the GET form may go to the page itself only
+    assert "script-src" not in policy
+
+
+def test_more_link_opens_the_full_table(site: TestClient) -> None:
+    html = site.get("/?days=7").text
+    assert '<div class="v">81</div>' in html  # page views
+    more = links(html)["2 more · show all"]
+    assert params(more) == {"days": ["7"], "dimension": ["paths"]}
+    assert more.endswith("#dim-paths")
+    full = site.get(more.partition("#")[0]).text
+    rows = [f"/page-{rank:02d}" for rank in range(12)]
+    assert all(f">{path}</span>" in full for path in rows)
+    assert "more · show all" not in full
+    assert 'id="dim-browsers"' not in full  # that table alone
+    assert links(full)["← all panels"] == "/?days=7"
+
+
+def test_limit_opens_more_rows(site: TestClient) -> None:
+    html = site.get("/?limit=3").text
+    assert links(html)["9 more · show all"] == "/?dimension=paths#dim-paths"
+    assert "/page-03" not in html
+
+
+def test_filter_links_carry_any_member(client: redis.Redis, redis_url: str) -> None:
+    recorder = Recorder(redis_url)
+    for path in ODD:
+        visit(recorder, path)
+    recorder.close()
+    with TestClient(
+        app(client=client, trust_local=True), base_url="http://127.0.0.1:8050", client=LOCAL
+    ) as tc:
+        html = tc.get("/?days=7&limit=20").text
+    found = {href: text for text, href in links(html).items()}
+    members = {}
+    for href in found:
+        query = params(href)
+        if "where" in query:
+            assert query["days"] == ["7"]  # the range is kept; the limit is not
+            assert "limit" not in query
+            members[query["where"][0]] = href
+    assert sorted(members) == sorted(f"paths:{path}" for path in ODD)
+    assert "<b>" not in html
+    assert "&lt;b&gt;" in html
+
+
+def test_export_csv(site: TestClient) -> None:
+    response = site.get("/export.csv?days=7")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/csv; charset=utf-8"
+    disposition = response.headers["content-disposition"]
+    assert disposition.startswith('attachment; filename="analytics-')
+    assert disposition.endswith('.csv"')
+    assert response.headers["cache-control"] == "no-store"
+    rows = list(csv.reader(io.StringIO(response.text)))
+    assert rows[0] == ["dimension", "member", "count"]
+    paths = [(member, int(count)) for name, member, count in rows[1:] if name == "paths"]
+    assert paths == [("/page-00", 15)] + [(f"/page-{r:02d}", 12 - r) for r in range(1, 12)]
+    referrers = [row for row in rows if row[0] == "referrers"]
+    assert referrers == [
+        ["referrers", "(direct)", "78"],
+        ["referrers", "news.ycombinator.com", "3"],
+    ]
+    assert ["not_found", "/missing", "2"] in rows
+    assert ["statuses", "200", "81"] in rows
+
+
+def test_export_one_dimension_and_formulas(client: redis.Redis, redis_url: str) -> None:
+    recorder = Recorder(redis_url)
+    for path in ("=HYPERLINK(1)", "+1", "-1", "@SUM(1)", "/plain"):
+        visit(recorder, "/" + path if path == "/plain" else path)
+    recorder.close()
+    with TestClient(
+        app(client=client, trust_local=True), base_url="http://127.0.0.1", client=LOCAL
+    ) as tc:
+        response = tc.get("/export.csv?dimension=paths&limit=2")
+        rows = list(csv.reader(io.StringIO(response.text)))
+        assert rows[0] == ["dimension", "member", "count"]
+        assert {row[0] for row in rows[1:]} == {"paths"}
+        assert len(rows) == 3  # limit=2
+        every = list(csv.reader(io.StringIO(tc.get("/export.csv?dimension=paths").text)))
+    members = sorted(row[1] for row in every[1:])
+    assert members == ["'+1", "'-1", "'=HYPERLINK(1)", "'@SUM(1)", "//plain"]
+
+
+def test_live_view_refreshes_itself(site: TestClient) -> None:
+    live = site.get("/live")
+    assert live.status_code == 200
+    assert '<meta http-equiv="refresh" content="10">' in live.text
+    assert 'id="dim-paths"' in live.text
+    assert links(live.text)["← Dashboard"] == "/"
+    assert "http-equiv" not in site.get("/").text  # only the live view reloads
+    assert live.headers["cache-control"] == "no-store"
+
+
+@pytest.mark.parametrize("path", ["/", "/api.json", "/export.csv", "/live"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        pytest.param("from=2026-11-01", id="from alone"),
+        pytest.param("from=2026-11-02&to=2026-11-01", id="backwards"),
+        pytest.param("from=2026-02-30&to=2026-03-01", id="no such day"),
+        pytest.param("days=7&from=2026-11-01&to=2026-11-02", id="days and dates"),
+        pytest.param("where=browsers:Firefox", id="not a filter"),
+        pytest.param("where=paths:", id="empty member"),
+        pytest.param("dimension=nope", id="no such dimension"),
+        pytest.param("sort=slowest", id="unknown sort"),
+        pytest.param("days=1&days=7", id="twice"),
+    ],
+)
+def test_bad_parameters_are_400(site: TestClient, path: str, query: str) -> None:
+    response = site.get(f"{path}?{query}")
+    assert response.status_code == 400
+    assert response.headers["cache-control"] == "no-store"
+    assert "default-src 'none'" in response.headers["content-security-policy"]
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert "content-disposition" not in response.headers
