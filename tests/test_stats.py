@@ -307,7 +307,7 @@ def test_past_days_are_summed_once_a_minute_today_is_live(
     client.zincrby(KEYS.day("paths", today()), 5, "/b")
     top = dict(filled.top("paths", 10, days=7))
     assert (top["/old"], top["/b"]) == (1, 6)  # the past from the cache, today live
-    cache = f"{{analytics:paths}}:cache:7:{day_label(today())}"
+    cache = KEYS.range_cache("paths", today() - 6, today() - 1)
     assert 0 < client.pttl(cache) <= 60_000
     client.delete(cache)
     assert dict(filled.top("paths", 10, days=7))["/old"] == 11

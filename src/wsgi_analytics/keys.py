@@ -12,8 +12,10 @@ the site's time zone, ``N`` a day number (days since 1970-01-01 in that zone's c
     {prefix:uniques}:all        HyperLogLog of visitor hashes, all time
     {prefix:salt}:DAY           the day's random salt for visitor hashes   (gone an hour after DAY)
     {prefix:D}:batch:ID:N       a flush batch's marker: applied once        (expires after minutes)
-    {prefix:D}:cache:K:DAY      a read cache: the union of K-1 past days   (expires after a minute)
-    {prefix:D}:scratch:ID       a read's scratch key                       (deleted by the read)
+    {prefix:D}:range:F:L        a read cache: the top members of days F..L (trimmed, expires
+                                after a minute; a few per dimension, see reading.topscript)
+    {prefix:D}:ranges           hash: "F:L" -> that cache's totals         (expires after a minute)
+    {prefix:D}:scratch:ID       a read's scratch key              (deleted by the read, or expires)
     {prefix:throttle}:secret    the throttle's hashing secret (unless the app passes its own)
     {prefix:throttle:HASH}:R    one client's accepted request times for the throttle rule R
     {prefix:meta}               hash: ``timezone`` -> the IANA zone the days and hours are
@@ -277,10 +279,18 @@ class Keys:
         """A read's scratch key, in the dimension's slot."""
         return f"{self.tag(dimension)}:scratch:{token}"
 
-    def cache(self, dimension: str, days: int, day: int) -> str:
-        """The cached union of the ``days - 1`` days before ``day`` (named by range and day, so
-        that it rolls over at midnight)."""
-        return f"{self.tag(dimension)}:cache:{days}:{day_label(day)}"
+    def range_cache(self, dimension: str, first: int, last: int) -> str:
+        """A read cache: the top members of ``dimension`` over days ``first..last``."""
+        return f"{self.tag(dimension)}:range:{self.range_field(first, last)}"
+
+    @staticmethod
+    def range_field(first: int, last: int) -> str:
+        """The field of a `range_cache` in its dimension's `range_index`."""
+        return f"{day_label(first)}:{day_label(last)}"
+
+    def range_index(self, dimension: str) -> str:
+        """The read caches of ``dimension`` that exist, with their totals (a hash)."""
+        return f"{self.tag(dimension)}:ranges"
 
     def dimension_pattern(self) -> str:
         """A ``SCAN MATCH`` pattern for the all-time key of every dimension of this prefix."""
