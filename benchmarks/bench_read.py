@@ -107,7 +107,7 @@ def measure(url: str, days: int, paths: int, runs: int) -> list[dict[str, Any]]:
                     return browser.get(f"/?days={query}")
 
                 def forget() -> None:
-                    for key in client.scan_iter(match=f"{{{PREFIX}:*}}:cache:*", count=1000):
+                    for key in client.scan_iter(match=f"{{{PREFIX}:*}}:range*", count=1000):
                         client.delete(key)
 
                 distinct = stats.snapshot(span, 1).tables["paths"].distinct

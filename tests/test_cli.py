@@ -116,13 +116,20 @@ def test_report_json(recorded: str, capsys: pytest.CaptureFixture[str]) -> None:
         "schema",
         "prefix",
         "days",
+        "dates",
         "first",
         "last",
+        "zone",
+        "clipped",
         "generated_at",
         "page_views",
         "uniques",
+        "where",
+        "previous",
+        "live",
         "series",
         "dimensions",
+        "routes",
     }
     assert (document["schema"], document["days"], document["prefix"]) == (1, 7, "analytics")
     assert (document["page_views"], document["uniques"]) == (4, 2)

@@ -122,6 +122,7 @@ class TableRead(Step):
         cache: tuple[int, int] | None = None,
         covered: int = 0,
         now_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+        work: dict[str, int] | None = None,
     ) -> None:
         direct = len(sources) == 1 and cache is None
         top, keep = shape(limit)
@@ -145,7 +146,6 @@ class TableRead(Step):
             limit,
             0 if direct else top,
             keep,
-            CALL_BUDGET,
             _CHUNK,
             SCRATCH_MS,
             CACHE_MS,
@@ -155,18 +155,27 @@ class TableRead(Step):
         ]
         self._now_ms = now_ms
         self._state: list[Any] = [0, -1, 0, 0, 0, 0]
-        self._cost = CALL_BUDGET + 2 * (0 if direct else top) + 2 * limit
+        # The work the next call may do: a guess from an earlier read of the same kind (small
+        # dimensions cost little, and many fit in one round trip), else the full budget.
+        self._work = work
+        self._kind = f"{dimension} {'direct' if direct else 'range'}"
+        estimate = None if work is None else work.get(self._kind)
+        self.estimate = CALL_BUDGET if estimate is None else max(64, min(estimate, CALL_BUDGET))
+        self.spent = 0
         self.hit = False
 
     def calls(self) -> list[Call]:
-        args = ("EVALSHA", len(self._keys), *self._keys, *self._fixed, self._now_ms())
-        return [Call((*args, *self._state), self._cost, READ)]
+        head = ("EVALSHA", len(self._keys), *self._keys, *self._fixed[:3], self.estimate)
+        args = (*head, *self._fixed[3:], self._now_ms(), *self._state)
+        return [Call(args, self.estimate, READ)]
 
     def feed(self, replies: list[Any]) -> None:
-        done, i, r, total, bound, maxcard, truncated, distinct, flat, hit = replies[0]
+        done, i, r, total, bound, maxcard, truncated, distinct, flat, hit, spent = replies[0]
         self._state = [int(i), int(r), _text(total), _text(bound), int(maxcard), int(truncated)]
         self.hit = self.hit or bool(hit)
+        self.spent += int(spent)
         if not int(done):
+            self.estimate = CALL_BUDGET
             return
         rows = [(_text(flat[j]), _count(flat[j + 1])) for j in range(0, len(flat), 2)]
         rows.sort(key=lambda row: (-row[1], row[0]))
@@ -177,6 +186,10 @@ class TableRead(Step):
             error_bound=_count(bound),
         )
         self.done = True
+        if self._work is not None:
+            if len(self._work) > 1024:
+                self._work.clear()
+            self._work[self._kind] = self.spent + 64
 
 
 @dataclass
@@ -220,9 +233,10 @@ def _hash_of(script: str) -> str:
 _SHA = {READ: _hash_of(READ), PAIRS: _hash_of(PAIRS)}
 
 
-def run(client: connection.Client, steps: Sequence[Step], *, budget: int = TRIP_BUDGET) -> int:
-    """Drive ``steps`` until all are done, at most ``budget`` units of work per round trip
-    (always at least one call). Returns the number of round trips."""
+def run(client: connection.Client, steps: Sequence[Step], *, budget: int | None = None) -> int:
+    """Drive ``steps`` until all are done, at most ``budget`` (`TRIP_BUDGET`) units of work
+    per round trip (always at least one call). Returns the number of round trips."""
+    budget = TRIP_BUDGET if budget is None else budget
     trips = 0
     pending = [step for step in steps if not step.done]
     while pending:

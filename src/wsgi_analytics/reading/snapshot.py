@@ -24,7 +24,8 @@ serves it::
       "dimensions": {
         "paths": {"total": 1234,       # sum of all counts of the dimension in the range
                   "distinct": 87,      # members with a count in the range (see error_bound)
-                  "error_bound": 0,    # 0: exact; else each count may be this much too low
+                  "error_bound": 30,   # only when the rows are not exact: each count may be
+                                       # this much too low (the day keys were at their cap)
                   "rows": [{"member": "/", "count": 500, "share": 0.4052}, ...]},
         "referrers": {...}, "browsers": {...}, ...
       },
@@ -63,15 +64,17 @@ class Table:
         return count / self.total if self.total else 0.0
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        document: dict[str, Any] = {
             "total": self.total,
             "distinct": self.distinct,
-            "error_bound": self.error_bound,
             "rows": [
                 {"member": member, "count": count, "share": round(self.share(count), 4)}
                 for member, count in self.rows
             ],
         }
+        if self.error_bound:
+            document["error_bound"] = self.error_bound
+        return document
 
 
 @dataclass(frozen=True)

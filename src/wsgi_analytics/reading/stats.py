@@ -115,6 +115,8 @@ class Stats:
         )
         self._clock: SiteClock | None = None
         self._pairs_memo: dict[tuple[str, str, int], tuple[float, dict[str, int]]] = {}
+        # What each kind of table read cost last time (`bounded.TableRead`).
+        self._work: dict[str, int] = {}
 
     # -- the site's zone ------------------------------------------------------------------------
 
@@ -400,21 +402,27 @@ class Stats:
     # -- plumbing ---------------------------------------------------------------------------
 
     def _table_step(self, dimension: str, span: Span, limit: int) -> TableRead:
-        keys = self.keys
+        keys, work = self.keys, self._work
         if span.all_time:
-            return TableRead(keys, dimension, [keys.all(dimension)], limit)
+            return TableRead(keys, dimension, [keys.all(dimension)], limit, work=work)
         if span.empty:
             return TableRead(keys, dimension, [], limit)
         sources = [keys.day(dimension, day) for day in span.day_numbers()]
         if len(sources) == 1:
-            return TableRead(keys, dimension, sources, limit)
+            return TableRead(keys, dimension, sources, limit, work=work)
         # The whole past days of the range go through the range cache; today is read live.
         past_last = min(span.last, self.today() - 1)
         if past_last < span.first:
-            return TableRead(keys, dimension, sources, limit)
+            return TableRead(keys, dimension, sources, limit, work=work)
         covered = past_last - span.first + 1
         return TableRead(
-            keys, dimension, sources, limit, cache=(span.first, past_last), covered=covered
+            keys,
+            dimension,
+            sources,
+            limit,
+            cache=(span.first, past_last),
+            covered=covered,
+            work=work,
         )
 
     def _uniques_step(self, span: Span) -> Command:
@@ -485,7 +493,7 @@ class Stats:
 
     def _pair_keys(self, span: Span, filter_: tuple[str, str]) -> list[tuple[int | None, str]]:
         dimension, member = filter_
-        pairs = self.keys.pairs  # type: ignore[attr-defined]
+        pairs = self.keys.pairs  # type: ignore[attr-defined,unused-ignore]
         if span.all_time:
             return [(None, pairs(dimension, None, member))]
         return [(day, pairs(dimension, day, member)) for day in span.day_numbers()]
@@ -502,7 +510,7 @@ class Stats:
         """Top tables of ``names`` among the page views of one member, and with ``hourly`` the
         ``timeline`` of one day as a table: from the pair keys of each day, a day already read
         in the last minute remembered here (past days hardly change; today is always read)."""
-        from ..keys import pair_member, split_pair  # type: ignore[attr-defined]
+        from ..keys import pair_member, split_pair  # type: ignore[attr-defined,unused-ignore]
 
         dimension, member = filter_
         needle = pair_member(member, "", "")
@@ -577,7 +585,7 @@ class Stats:
                 key = self.keys.all(name) if day is None else self.keys.day(name, day)
                 steps.append(Command("ZMSCORE", key, *names, cost=len(names)))
         sketches: dict[str, list[Command]] = {}
-        sketch_key = self.keys.sketch  # type: ignore[attr-defined]
+        sketch_key = self.keys.sketch  # type: ignore[attr-defined,unused-ignore]
         for route in names:
             # A route's sketch keys share a slot: ZUNION up to 16 days at a time (448 buckets
             # at most a key, so at most ~7,000 members a command).

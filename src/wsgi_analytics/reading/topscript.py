@@ -44,7 +44,7 @@ __all__ = ["PAIRS", "READ"]
 #       ("" = no cache), 10 how many leading day keys the cache covers, 11 now (ms),
 #       state: 12 i (0 = not started), 13 r (-1: day i's top part next; else tail ranks done),
 #       14 sum, 15 bound, 16 maxcard, 17 truncated (0/1).
-# Returns {done, i, r, sum, bound, maxcard, truncated, distinct, rows, hit}.
+# Returns {done, i, r, sum, bound, maxcard, truncated, distinct, rows, hit, units spent}.
 READ = """
 local S, cache, index = KEYS[1], KEYS[2], KEYS[3]
 local limit, M, K = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -120,6 +120,9 @@ end
 while i <= days and spent < budget do
   local key = KEYS[i + 3]
   local n = redis.call('ZCARD', key)
+  if r < 0 and M > 0 and spent > 0 and spent + 2 * math.min(n, M) > budget then
+    break  -- a day's top part is done whole: in the next call
+  end
   if n > maxcard then maxcard = n end
   if r < 0 then
     if M > 0 then
@@ -168,7 +171,7 @@ end
 
 local state = {tostring(sum), tostring(bound), maxcard, truncated}
 if i <= days then
-  return {0, i, r, state[1], state[2], state[3], state[4], 0, {}, hit}
+  return {0, i, r, state[1], state[2], state[3], state[4], 0, {}, hit, spent}
 end
 
 -- Done: the top rows. Ties at the cut-off are exact: members of equal score sit in a sorted set
@@ -191,7 +194,7 @@ if limit > 0 and distinct > 0 then
   end
 end
 if M > 0 then redis.call('DEL', S) end
-return {1, i, r, state[1], state[2], state[3], state[4], distinct, rows, hit}
+return {1, i, r, state[1], state[2], state[3], state[4], distinct, rows, hit, spent + limit}
 """
 
 # One step of a filtered read: the members of one day's pair key that carry the filter's member
