@@ -489,7 +489,7 @@ def _cards(view: View) -> str:
                 "Unique visitors",
                 f"{snapshot.uniques:,}",
                 "approximate",
-                extra=_delta(snapshot.uniques, previous.uniques if previous else None, before),
+                extra=_delta(snapshot.uniques or 0, previous.uniques if previous else None, before),
             )
         )
     if view.live is not None:
