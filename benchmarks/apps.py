@@ -1,9 +1,15 @@
-"""The apps under test: a bare hello app, the same wrapped in the middleware, and in the naive one.
+"""The apps under test on real servers, chosen by the environment (see `benchmarks.peers`).
 
-For real servers the variant comes from the environment (``BENCH_VARIANT``: ``bare``,
-``wrapped`` or ``naive``, or for the decomposition ``facts`` (only the request facts are read)
-and ``silent`` (the whole middleware, but nothing is recorded); ``BENCH_REDIS_URL``), through
-factories each worker calls::
+- ``BENCH_APP``: ``asgi`` or ``fastapi`` (for `asgi_factory`), ``wsgi`` or ``flask`` (for
+  `wsgi_factory`); by default the raw hello apps.
+- ``BENCH_VARIANT``: ``bare``, ``wrapped``, ``naive``, a peer (``prometheus``,
+  ``starlette_exporter``, ``opentelemetry``, ``flask_exporter``), or for the decomposition of
+  the raw apps ``facts`` (only the request facts are read) and ``silent`` (the whole middleware,
+  recording nothing).
+- ``BENCH_REDIS_URL``; ``BENCH_OPTIONS``: JSON of extra options for our middleware.
+- ``BENCH_PROBE=<directory>``: run `benchmarks.probe` in each server process.
+
+::
 
     uvicorn --factory benchmarks.apps:asgi_factory
     gunicorn 'benchmarks.apps:wsgi_factory()'
@@ -11,46 +17,31 @@ factories each worker calls::
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from collections.abc import Callable, Iterable, MutableMapping
 from typing import Any
 
 from wsgi_analytics import ASGIAnalytics, Recorder, WSGIAnalytics
 from wsgi_analytics.request.facts import from_environ, from_scope
 
-from .naive import NaiveASGI, NaiveWSGI
+from . import probe
+from .peers import KINDS, Receive, Send, build, hello_asgi, hello_wsgi
 
-__all__ = ["VARIANTS", "asgi_app", "asgi_factory", "hello_asgi", "hello_wsgi", "wsgi_app"]
+__all__ = [
+    "DECOMPOSITION",
+    "VARIANTS",
+    "asgi_app",
+    "asgi_factory",
+    "hello_asgi",
+    "hello_wsgi",
+    "wsgi_app",
+    "wsgi_factory",
+]
 
 VARIANTS = ("bare", "wrapped", "naive")
 # Where the wrapped app's cost goes: reading the facts, then the rest of the middleware.
 DECOMPOSITION = ("facts", "silent")
-BODY = b"Hello, world!\n"
-_HEADERS = [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(BODY)))]
-_RAW_HEADERS = [(name.lower().encode(), value.encode()) for name, value in _HEADERS]
-_START = {"type": "http.response.start", "status": 200, "headers": _RAW_HEADERS}
-_BODY = {"type": "http.response.body", "body": BODY, "more_body": False}
-
-Receive = Callable[[], Awaitable[Any]]
-Send = Callable[[Any], Awaitable[None]]
-
-
-def hello_wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-    start_response("200 OK", _HEADERS)
-    return [BODY]
-
-
-async def hello_asgi(scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
-    if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
-    await send(_START)
-    await send(_BODY)
 
 
 def _silent(redis_url: str) -> Recorder:
@@ -70,43 +61,57 @@ async def facts_asgi(scope: MutableMapping[str, Any], receive: Receive, send: Se
     await hello_asgi(scope, receive, send)
 
 
-def wsgi_app(variant: str, redis_url: str, **options: Any) -> Any:
-    if variant == "bare":
-        return hello_wsgi
+def wsgi_app(variant: str, redis_url: str, kind: str = "wsgi", **options: Any) -> Any:
     if variant == "facts":
         return facts_wsgi
     if variant == "silent":
         return WSGIAnalytics(hello_wsgi, recorder=_silent(redis_url))
-    if variant == "wrapped":
-        return WSGIAnalytics(hello_wsgi, redis_url=redis_url, **options)
-    if variant == "naive":
-        return NaiveWSGI(hello_wsgi, redis_url)
-    raise ValueError(f"unknown variant {variant!r}")
+    return build(kind, variant, redis_url, **options).app
 
 
-def asgi_app(variant: str, redis_url: str, **options: Any) -> Any:
-    if variant == "bare":
-        return hello_asgi
+def asgi_app(variant: str, redis_url: str, kind: str = "asgi", **options: Any) -> Any:
     if variant == "facts":
         return facts_asgi
     if variant == "silent":
         return ASGIAnalytics(hello_asgi, recorder=_silent(redis_url))
-    if variant == "wrapped":
-        return ASGIAnalytics(hello_asgi, redis_url=redis_url, **options)
-    if variant == "naive":
-        return NaiveASGI(hello_asgi, redis_url)
-    raise ValueError(f"unknown variant {variant!r}")
+    return build(kind, variant, redis_url, **options).app
 
 
-def _from_environment() -> tuple[str, str]:
-    return os.environ.get("BENCH_VARIANT", "bare"), os.environ.get("BENCH_REDIS_URL", "")
+def _from_environment(default_kind: str) -> tuple[str, str, str, dict[str, Any]]:
+    kind = os.environ.get("BENCH_APP", default_kind)
+    if kind not in KINDS:
+        raise ValueError(f"unknown BENCH_APP {kind!r}")
+    options = json.loads(os.environ.get("BENCH_OPTIONS") or "{}")
+    return (
+        kind,
+        os.environ.get("BENCH_VARIANT", "bare"),
+        os.environ.get("BENCH_REDIS_URL", ""),
+        options,
+    )
+
+
+def _probe() -> bool:
+    directory = os.environ.get("BENCH_PROBE")
+    if directory:
+        probe.install(directory)
+    return bool(directory)
 
 
 def wsgi_factory() -> Any:
-    variant, url = _from_environment()
-    return wsgi_app(variant, url)
+    _probe()  # in a WSGI worker only the tick thread: there is no event loop
+    kind, variant, url, options = _from_environment("wsgi")
+    return wsgi_app(variant, url, kind, **options)
 
 
 def asgi_factory() -> Any:
-    variant, url = _from_environment()
-    return asgi_app(variant, url)
+    probing = _probe()
+    kind, variant, url, options = _from_environment("asgi")
+    app = asgi_app(variant, url, kind, **options)
+    if not probing:
+        return app
+
+    async def watched(scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
+        probe.watch_loop()
+        await app(scope, receive, send)
+
+    return watched

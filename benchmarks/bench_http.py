@@ -40,12 +40,12 @@ import redis
 
 from wsgi_analytics.embedded import EmbeddedServer, free_port
 
-from . import traffic
+from . import peers, traffic
 from ._util import median, table, write_json
-from .apps import DECOMPOSITION, VARIANTS
+from .apps import DECOMPOSITION
 from .bench_redis import _commands, _cpu
 
-__all__ = ["main", "run"]
+__all__ = ["main", "run", "serve", "wrk"]
 
 ROOT = Path(__file__).resolve().parent.parent
 # wrk threads and connections per server: one wrk thread leaves the other core to the server.
@@ -69,13 +69,24 @@ def _command(server: str, port: int) -> list[str]:
             "-b", f"127.0.0.1:{port}", "--log-level", "warning",
             "benchmarks.apps:wsgi_factory()",
         ]  # fmt: skip
+    if server == "gthread":
+        return [
+            sys.executable, "-m", "gunicorn", "-w", "2", "-k", "gthread", "--threads", "4",
+            "-b", f"127.0.0.1:{port}", "--log-level", "warning",
+            "benchmarks.apps:wsgi_factory()",
+        ]  # fmt: skip
     raise ValueError(f"unknown server {server!r}")
 
 
 @contextlib.contextmanager
-def _serve(server: str, variant: str, redis_url: str) -> Iterator[str]:
+def serve(
+    server: str, variant: str, redis_url: str, *, kind: str | None = None, **env_extra: str
+) -> Iterator[str]:
+    """``server`` running ``kind``'s app in ``variant`` (see `benchmarks.apps`); its URL."""
     port = free_port()
-    env = {**os.environ, "BENCH_VARIANT": variant, "BENCH_REDIS_URL": redis_url}
+    env = {**os.environ, "BENCH_VARIANT": variant, "BENCH_REDIS_URL": redis_url, **env_extra}
+    if kind is not None:
+        env["BENCH_APP"] = kind
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     process = subprocess.Popen(_command(server, port), cwd=ROOT, env=env, stdin=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/"
@@ -144,26 +155,64 @@ def wrk(
     }
 
 
+# setup name -> (server, kind of app); the first two are the raw hello apps
+SETUPS: dict[str, tuple[str, str]] = {
+    "uvicorn": ("uvicorn", "asgi"),
+    "gunicorn": ("gunicorn", "wsgi"),
+    "uvicorn-fastapi": ("uvicorn", "fastapi"),
+    "gunicorn-flask": ("gunicorn", "flask"),
+}
+LABELS = {
+    "uvicorn": "uvicorn -w1 (uvloop, httptools), raw ASGI",
+    "gunicorn": "gunicorn -w2 sync, raw WSGI",
+    "uvicorn-fastapi": "uvicorn -w1 (uvloop, httptools), FastAPI",
+    "gunicorn-flask": "gunicorn -w2 sync, Flask",
+}
+
+
 def run_server(
-    server: str,
+    setup: str,
     script: Path,
     *,
     rounds: int,
     duration: float,
     warmup: float,
-    variants: tuple[str, ...] = VARIANTS,
-) -> dict[str, Any]:
+    decompose: bool = False,
+) -> tuple[dict[str, Any], dict[str, str]]:
+    server, kind = SETUPS[setup]
     settings = SERVERS[server]
+    variants: list[str] = []
+    skipped: dict[str, str] = {}
+    for variant in (
+        *peers.variants(kind),
+        *(DECOMPOSITION if decompose and kind in ("asgi", "wsgi") else ()),
+    ):
+        reason = peers.missing(kind, variant)
+        if reason:
+            skipped[f"{setup}/{variant}"] = reason
+            print(f"skipped {setup}/{variant}: {reason}", flush=True)
+        else:
+            variants.append(variant)
     with contextlib.ExitStack() as stack:
-        redises = {v: stack.enter_context(EmbeddedServer(prefer="redis-server")) for v in variants}
-        admin = redis.Redis.from_url(redises["wrapped"].url)
+        # ours and the naive one each write to a server of their own
+        redises = {
+            v: stack.enter_context(EmbeddedServer(prefer="redis-server")).url
+            for v in ("wrapped", "naive")
+        }
+        admin = redis.Redis.from_url(redises["wrapped"])
         stack.callback(admin.close)
         before, cpu_before = _commands(admin), _cpu(admin)
         with contextlib.ExitStack() as servers:
-            urls = {v: servers.enter_context(_serve(server, v, redises[v].url)) for v in variants}
+            urls = {
+                v: servers.enter_context(
+                    serve(server, v, redises.get(v, redises["wrapped"]), kind=kind)
+                )
+                for v in variants
+            }
             served = dict.fromkeys(variants, 0)
             for variant, url in urls.items():  # warm-up: imports, agent memo, connections
-                served[variant] += wrk(url, script, duration=warmup, **settings)["requests"]
+                if warmup > 0:
+                    served[variant] += wrk(url, script, duration=warmup, **settings)["requests"]
             samples: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
             for _ in range(rounds):
                 for variant, url in urls.items():
@@ -198,55 +247,55 @@ def run_server(
     out["wrapped"]["redis_commands_per_request"] = sent / requests
     out["wrapped"]["redis_executed_per_request"] = commands / requests
     out["wrapped"]["redis_cpu_us_per_request"] = (cpu_after - cpu_before) / requests * 1e6
-    return out
+    return out, skipped
 
 
 def run(
     *,
-    servers: tuple[str, ...] = ("uvicorn", "gunicorn"),
+    setups: tuple[str, ...] = tuple(SETUPS),
     rounds: int = 5,
     duration: float = 3.0,
     warmup: float = 1.0,
-    variants: tuple[str, ...] = VARIANTS,
+    decompose: bool = False,
 ) -> dict[str, Any]:
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk not found: apt-get install -y wrk (nox -s bench does it)")
+    results: dict[str, Any] = {}
+    skipped: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="wsgi-analytics-wrk-") as tmp:
         script = Path(tmp) / "stream.lua"
         script.write_text(traffic.wrk_script())
-        results = {
-            server: run_server(
-                server, script, rounds=rounds, duration=duration, warmup=warmup, variants=variants
+        for setup in setups:
+            results[setup], missing = run_server(
+                setup, script, rounds=rounds, duration=duration, warmup=warmup, decompose=decompose
             )
-            for server in servers
-        }
+            skipped.update(missing)
     return {
         "config": {
             "rounds": rounds,
             "duration_s": duration,
             "servers": {
-                s: {**SERVERS[s], "command": " ".join(_command(s, 0)[1:])} for s in servers
+                s: {
+                    **SERVERS[SETUPS[s][0]],
+                    "app": SETUPS[s][1],
+                    "command": " ".join(_command(SETUPS[s][0], 0)[1:]),
+                }
+                for s in setups
             },
         },
+        "skipped": skipped,
         "results": results,
     }
 
 
 def report(data: dict[str, Any]) -> str:
     rows = []
-    for server, variants in data["results"].items():
-        label = {
-            "uvicorn": "uvicorn -w1 (uvloop, httptools), ASGI",
-            "gunicorn": "gunicorn -w2 sync, WSGI",
-        }
-        for variant in (*VARIANTS, *DECOMPOSITION):
-            if variant not in variants:
-                continue
-            r = variants[variant]
+    for setup, variants in data["results"].items():
+        for variant, r in variants.items():
             rows.append(
                 (
-                    label.get(server, server),
-                    variant,
+                    LABELS.get(setup, setup),
+                    peers.PEERS.get(variant, variant),
                     r["requests_per_s"],
                     r["ratio"],
                     r["p50_ms"],
@@ -263,7 +312,7 @@ def report(data: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--servers", default="uvicorn,gunicorn")
+    parser.add_argument("--servers", default=",".join(SETUPS), help=f"of {', '.join(SETUPS)}")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--duration", type=float, default=3.0)
     parser.add_argument("--warmup", type=float, default=1.0)
@@ -274,11 +323,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     data = run(
-        servers=tuple(args.servers.split(",")),
+        setups=tuple(args.servers.split(",")),
         rounds=args.rounds,
         duration=args.duration,
         warmup=args.warmup,
-        variants=(*VARIANTS, *DECOMPOSITION) if args.decompose else VARIANTS,
+        decompose=args.decompose,
     )
     print(report(data))
     print(f"written: {write_json('http', data)}")

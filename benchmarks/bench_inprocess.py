@@ -1,13 +1,20 @@
-"""In-process overhead: the bare app vs wrapped in the middleware vs the naive seed middleware.
+"""In-process cost per request: the bare app, ours, the naive seed middleware and the peers.
 
-Every round drives the same realistic stream (`benchmarks.traffic`) through each variant in turn
-(interleaved, so drift hits every variant alike) and reports medians over the rounds. For the
-wrapped app the flusher's work is timed too: the background thread is kept asleep and each round
-ends with ``recorder.flush()`` *inside* the timed region, so "total" is request path + draining,
-agent lookup, aggregation and the pipelined write, everything the process spends on counting.
-The agents repeat (a warm-up round fills the memo), i.e. this is the cached-agent cost.
+Four columns (`benchmarks.peers`): the raw WSGI and ASGI hello apps, FastAPI and Flask. Every
+round drives the same realistic stream (`benchmarks.traffic`) through each variant in turn
+(interleaved, so drift hits every variant alike) and reports medians over the rounds. What
+the process spends to get the numbers out is timed with the requests: each round of ours ends
+with ``recorder.flush()`` *inside* the timed region (the background thread is kept asleep), so
+"total" is request path + draining, agent lookup, aggregation and the pipelined write; each
+round of a Prometheus peer ends with one scrape of its registry, and OpenTelemetry's with its
+span export and metric collection. The agents repeat (a warm-up round fills the memo), i.e.
+this is the cached-agent cost.
 
-    python -m benchmarks.bench_inprocess [--requests N] [--rounds R]
+``--configs '{"label": {options}}'`` adds variants of ours with other recorder options (for
+example a feature turned off), as ``wrapped:label`` in the WSGI and ASGI columns: what each
+feature costs.
+
+    python -m benchmarks.bench_inprocess [--requests N] [--rounds R] [--kinds wsgi,asgi,...]
 """
 
 from __future__ import annotations
@@ -15,16 +22,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import json
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from wsgi_analytics import ASGIAnalytics, Recorder, WSGIAnalytics
+from wsgi_analytics import Recorder
 
-from . import traffic
+from . import peers, traffic
 from ._util import median, redis_server, table, write_json
-from .apps import hello_asgi, hello_wsgi
-from .naive import NaiveASGI, NaiveWSGI
 
 __all__ = ["main", "run"]
 
@@ -87,11 +93,17 @@ async def _drive_asgi(app: Any, scopes: list[dict[str, Any]]) -> None:
         await app(scope, receive, send)
 
 
+# A full collection before each timed pass, so that none started by an earlier variant's
+# garbage lands in this one's time (off in --quick: on the peers' heap each costs ~0.1 s).
+_COLLECT = [True]
+
+
 def _time_wsgi(
     app: Any, requests: list[traffic.Request], flush: Callable[[], None] | None
 ) -> tuple[float, float]:
     environs = _environs(requests)
-    gc.collect()
+    if _COLLECT[0]:
+        gc.collect()
     start = time.perf_counter()
     _drive_wsgi(app, environs)
     middle = time.perf_counter()
@@ -108,7 +120,8 @@ def _time_asgi(
     flush: Callable[[], None] | None,
 ) -> tuple[float, float]:
     scopes = _scopes(requests)
-    gc.collect()
+    if _COLLECT[0]:
+        gc.collect()
 
     async def timed() -> tuple[float, float]:
         start = time.perf_counter()
@@ -121,6 +134,22 @@ def _time_asgi(
     return loop.run_until_complete(timed())
 
 
+def _drive(kind: str) -> Callable[..., tuple[float, float]]:
+    return _time_asgi_kind if kind in ("asgi", "fastapi") else _time_wsgi_kind
+
+
+def _time_wsgi_kind(
+    loop: asyncio.AbstractEventLoop, built: peers.Built, requests: list[traffic.Request]
+) -> tuple[float, float]:
+    return _time_wsgi(built.app, requests, built.collect)
+
+
+def _time_asgi_kind(
+    loop: asyncio.AbstractEventLoop, built: peers.Built, requests: list[traffic.Request]
+) -> tuple[float, float]:
+    return _time_asgi(loop, built.app, requests, built.collect)
+
+
 def run(
     redis_url: str,
     *,
@@ -128,41 +157,63 @@ def run(
     naive_requests: int = 1_000,
     rounds: int = 7,
     distinct_paths: int = 1000,
+    kinds: tuple[str, ...] = ("wsgi", "asgi", "fastapi", "flask"),
+    configs: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     stream = list(traffic.stream(requests, distinct_paths=distinct_paths))
     naive_stream = stream[:naive_requests]
-    recorder = Recorder(redis_url, prefix="bench-inprocess", flush_interval=_ASLEEP)
-    recorder.client.flushdb()
-    wsgi_apps: dict[str, tuple[Any, list[traffic.Request], Callable[[], None] | None]] = {
-        "bare": (hello_wsgi, stream, None),
-        "wrapped": (WSGIAnalytics(hello_wsgi, recorder=recorder), stream, recorder.flush),
-        "naive": (NaiveWSGI(hello_wsgi, redis_url), naive_stream, None),
-    }
-    asgi_apps: dict[str, tuple[Any, list[traffic.Request], Callable[[], None] | None]] = {
-        "bare": (hello_asgi, stream, None),
-        "wrapped": (ASGIAnalytics(hello_asgi, recorder=recorder), stream, recorder.flush),
-        "naive": (NaiveASGI(hello_asgi, redis_url), naive_stream, None),
-    }
+    recorders: list[Recorder] = []
+    apps: dict[str, dict[str, tuple[peers.Built, list[traffic.Request]]]] = {}
+    skipped: dict[str, str] = {}
+    for kind in kinds:
+        apps[kind] = {}
+        names: list[tuple[str, str, dict[str, Any]]] = [(v, v, {}) for v in peers.variants(kind)]
+        if kind in ("wsgi", "asgi"):
+            names += [(f"wrapped:{label}", "wrapped", o) for label, o in (configs or {}).items()]
+        for name, variant, options in names:
+            recorder = None
+            if variant == "wrapped":
+                recorder = Recorder(
+                    redis_url, prefix=f"bench-{kind}", flush_interval=_ASLEEP, **options
+                )
+                recorders.append(recorder)
+            try:
+                built = peers.build(kind, variant, redis_url, recorder=recorder)
+            except peers.Unavailable as error:
+                skipped[f"{kind}/{name}"] = str(error)
+                print(f"skipped {kind}/{name}: {error}", flush=True)
+                continue
+            apps[kind][name] = (built, naive_stream if variant == "naive" else stream)
+    if recorders:
+        recorders[0].client.flushdb()
     loop = asyncio.new_event_loop()
     samples: dict[str, dict[str, list[tuple[float, float]]]] = {
-        "wsgi": {name: [] for name in wsgi_apps},
-        "asgi": {name: [] for name in asgi_apps},
+        kind: {name: [] for name in variants} for kind, variants in apps.items()
     }
     try:
         for round_ in range(rounds + 1):  # round 0 warms up: imports, the agent memo, the pool
-            for name, (app, reqs, flush) in wsgi_apps.items():
-                loop_s, flush_s = _time_wsgi(app, reqs, flush)
-                if round_:
-                    samples["wsgi"][name].append((loop_s / len(reqs), flush_s / len(reqs)))
-            for name, (app, reqs, flush) in asgi_apps.items():
-                loop_s, flush_s = _time_asgi(loop, app, reqs, flush)
-                if round_:
-                    samples["asgi"][name].append((loop_s / len(reqs), flush_s / len(reqs)))
+            for kind, variants in apps.items():
+                drive = _drive(kind)
+                for name, (built, reqs) in variants.items():
+                    loop_s, flush_s = drive(loop, built, reqs)
+                    if round_:
+                        samples[kind][name].append((loop_s / len(reqs), flush_s / len(reqs)))
     finally:
         loop.close()
-        recorder.close()
+        for variants in apps.values():
+            for built, _ in variants.values():
+                if built.close is not None:
+                    built.close()
+        for recorder in recorders:
+            recorder.close()
     return {
-        "config": {"requests": requests, "rounds": rounds, "distinct_paths": distinct_paths},
+        "config": {
+            "requests": requests,
+            "rounds": rounds,
+            "distinct_paths": distinct_paths,
+            "configs": configs or {},
+        },
+        "skipped": skipped,
         "results": _summarise(samples),
     }
 
@@ -188,14 +239,17 @@ def _summarise(samples: dict[str, dict[str, list[tuple[float, float]]]]) -> dict
     return out
 
 
+_LABELS = {"wsgi": "WSGI", "asgi": "ASGI", "fastapi": "FastAPI", "flask": "Flask"}
+
+
 def report(data: dict[str, Any]) -> str:
     rows = []
     for protocol, variants in data["results"].items():
         for name, r in variants.items():
             rows.append(
                 (
-                    protocol.upper(),
-                    name,
+                    _LABELS.get(protocol, protocol),
+                    peers.PEERS.get(name, name),
                     r["us_per_request"],
                     r["request_path_us"],
                     r["flush_us"],
@@ -203,7 +257,7 @@ def report(data: dict[str, Any]) -> str:
                     r["throughput_ratio"],
                 )
             )
-    headers = ("app", "variant", "µs/req", "request path", "flusher", "added µs", "ratio")
+    headers = ("app", "variant", "µs/req", "request path", "flush/scrape", "added µs", "ratio")
     return table(headers, rows)
 
 
@@ -212,13 +266,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--requests", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--redis-url")
+    parser.add_argument("--kinds", default="wsgi,asgi,fastapi,flask")
+    parser.add_argument("--configs", type=json.loads, help="JSON: label -> recorder options")
+    parser.add_argument("--quick", action="store_true", help="100 requests, 1 round: a smoke run")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.requests, args.rounds, _COLLECT[0] = 100, 1, False
     with redis_server(args.redis_url) as url:
         data = run(
             url,
             requests=args.requests,
             naive_requests=max(args.requests // 10, 10),
             rounds=args.rounds,
+            kinds=tuple(args.kinds.split(",")),
+            configs=args.configs,
         )
     print(report(data))
     print(f"written: {write_json('inprocess', data)}")

@@ -91,7 +91,12 @@ def child(redis_url: str, requests: int, paths: int, rate: float = 0.0) -> dict[
 
 
 def run(
-    redis_url: str, *, requests: int = 1_000_000, paths: int = 100_000, rate: float = 20_000
+    redis_url: str,
+    *,
+    requests: int = 1_000_000,
+    paths: int = 100_000,
+    rate: float = 20_000,
+    parallel: bool = False,
 ) -> dict[str, Any]:
     down = "redis://127.0.0.1:1/0"
     scenarios = {
@@ -99,29 +104,23 @@ def run(
         "redis up, flat out": (redis_url, 0.0),
         "redis down, flat out": (down, 0.0),
     }
-    results = {}
+    children: dict[str, subprocess.Popen[str]] = {}
+    outputs: dict[str, str] = {}
     for name, (url, pace) in scenarios.items():
-        output = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "benchmarks.bench_memory",
-                "--child",
-                url,
-                "--requests",
-                str(requests),
-                "--paths",
-                str(paths),
-                "--rate",
-                str(pace),
-            ],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=1800,
-        ).stdout
-        results[name] = json.loads(output.strip().splitlines()[-1])
+        command = [
+            sys.executable, "-m", "benchmarks.bench_memory", "--child", url,
+            "--requests", str(requests), "--paths", str(paths), "--rate", str(pace),
+        ]  # fmt: skip
+        children[name] = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        if not parallel:  # one at a time, each with the machine to itself
+            outputs[name] = children[name].communicate(timeout=1800)[0]
+    results = {}
+    for name, child_process in children.items():
+        if name not in outputs:
+            outputs[name] = child_process.communicate(timeout=1800)[0]
+        if child_process.returncode:
+            raise subprocess.CalledProcessError(child_process.returncode, child_process.args)
+        results[name] = json.loads(outputs[name].strip().splitlines()[-1])
     return {"config": {"requests": requests, "paths": paths, "rate": rate}, "results": results}
 
 
@@ -154,13 +153,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--paths", type=int, default=100_000)
     parser.add_argument("--rate", type=float, default=20_000, help="requests/s, 0: flat out")
     parser.add_argument("--redis-url")
+    parser.add_argument("--parallel", action="store_true", help="the scenarios at once (smoke)")
     parser.add_argument("--child", metavar="REDIS_URL", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         print(json.dumps(child(args.child, args.requests, args.paths, args.rate)))
         return
     with redis_server(args.redis_url) as url:
-        data = run(url, requests=args.requests, paths=args.paths, rate=args.rate)
+        data = run(
+            url, requests=args.requests, paths=args.paths, rate=args.rate, parallel=args.parallel
+        )
     print(report(data))
     print(f"written: {write_json('memory', data)}")
 

@@ -24,10 +24,12 @@ from typing import Any
 import redis
 
 from wsgi_analytics import ASGIAnalytics, WSGIAnalytics
+from wsgi_analytics.request.facts import from_environ
 from wsgi_analytics.throttle import Throttle
 
+from . import peers
 from ._util import median, redis_server, table, write_json
-from .apps import hello_asgi, hello_wsgi
+from .peers import hello_asgi, hello_wsgi
 
 __all__ = ["main", "run"]
 
@@ -177,28 +179,121 @@ async def _asgi_storm(app: Any, peers: list[str], concurrency: int) -> float:
 
 
 def run_asgi(url: str, requests: int, concurrency: int = 50) -> dict[str, Any]:
+    """Throughput of throttled POSTs, ``concurrency`` in flight, ours then `limits`' on
+    asyncio (``limits.aio`` on redis-py's asyncio client), each accepted then refused."""
     admin = redis.Redis.from_url(url)
     admin.flushdb()
     throttle = Throttle(limit=5, window=3600)
     app = ASGIAnalytics(hello_asgi, redis_url=url, throttle=throttle, flush_interval=_ASLEEP)
+    theirs = peers.LimitsASGI(hello_asgi, url)
 
-    async def measure() -> tuple[float, float]:
-        await _asgi_storm(app, _addresses(200, 1_000_000), concurrency)  # warm-up
-        accepted = await _asgi_storm(app, _addresses(requests, 0), concurrency)
-        refused = await _asgi_storm(app, ["192.0.2.66"] * requests, concurrency)
+    async def measure(target: Any, base: int, spammer: str) -> tuple[float, float]:
+        await _asgi_storm(target, _addresses(200, base + 1_000_000), concurrency)  # warm-up
+        accepted = await _asgi_storm(target, _addresses(requests, base), concurrency)
+        refused = await _asgi_storm(target, [spammer] * requests, concurrency)
         return accepted, refused
 
+    async def both() -> dict[str, tuple[float, float]]:
+        return {
+            "ours": await measure(app, 0, "192.0.2.66"),
+            "limits": await measure(theirs, 5_000_000, "192.0.2.67"),
+        }
+
     try:
-        accepted_s, refused_s = asyncio.run(measure())
+        seconds = asyncio.run(both())
     finally:
         throttle.close()
         app.recorder.close()
         admin.close()
-    return {
-        "concurrency": concurrency,
-        "accepted_per_s": requests / accepted_s,
-        "refused_per_s": requests / refused_s,
+    out: dict[str, Any] = {"concurrency": concurrency}
+    for who, (accepted_s, refused_s) in seconds.items():
+        prefix = "" if who == "ours" else "limits_"
+        out[f"{prefix}accepted_per_s"] = requests / accepted_s
+        out[f"{prefix}refused_per_s"] = requests / refused_s
+    return out
+
+
+def _check_ours(gate: Any, peers_: list[str]) -> list[float]:
+    timings: list[float] = []
+    clock = time.perf_counter_ns
+    for peer in peers_:
+        facts = from_environ(_environ("POST", peer))
+        began = clock()
+        gate.check(facts, 0)
+        timings.append((clock() - began) / 1000)
+    return timings
+
+
+def _check_limits(limiter: peers.LimitsWSGI, peers_: list[str]) -> list[float]:
+    timings: list[float] = []
+    clock = time.perf_counter_ns
+    for peer in peers_:
+        began = clock()
+        limiter.check(peer)
+        timings.append((clock() - began) / 1000)
+    return timings
+
+
+def run_versus(url: str, requests: int, rounds: int = 5) -> dict[str, Any]:
+    """Ours against `limits`' moving window, interleaved in rounds on the same Redis: the
+    added cost of an accepted and of a refused POST (POST minus GET through the same
+    middleware), and the check alone (our gate's ``check``, ``limits``' ``hit``)."""
+    throttle = Throttle(limit=5, window=3600)
+    ours = WSGIAnalytics(hello_wsgi, redis_url=url, throttle=throttle, flush_interval=_ASLEEP)
+    gate = throttle.bind_sync(redis_url=url)
+    theirs = peers.LimitsWSGI(hello_wsgi, url)
+    per_round = max(requests // rounds, 10)
+    names = ("get", "accepted", "refused", "check_accepted", "check_refused")
+    timings: dict[str, dict[str, list[float]]] = {
+        "ours": {n: [] for n in names},
+        "limits": {n: [] for n in names},
     }
+    try:
+        warm = _addresses(200, 3_000_000)
+        _time_wsgi(ours, [_environ("POST", p) for p in warm])
+        _time_wsgi(theirs, [_environ("POST", p) for p in warm])
+        _check_ours(gate, warm)
+        _check_limits(theirs, warm)
+        spam_ours, spam_limits = "192.0.2.10", "192.0.2.11"
+        for spammer in (spam_ours, spam_limits):  # their quota spent: every later POST refused
+            _time_wsgi(ours if spammer == spam_ours else theirs, [_environ("POST", spammer)] * 5)
+        _check_ours(gate, ["192.0.2.12"] * 5)
+        _check_limits(theirs, ["192.0.2.13"] * 5)
+        ours.recorder.flush()
+        gc.collect()
+        for round_ in range(rounds):
+            base = 4_000_000 + round_ * 4 * per_round
+            for who, app in (("ours", ours), ("limits", theirs)):
+                offset = 0 if who == "ours" else 2 * per_round
+                fresh = _addresses(per_round, base + offset)
+                checked = _addresses(per_round, base + offset + per_round)
+                t = timings[who]
+                t["get"] += _time_wsgi(app, [_environ("GET", p) for p in fresh])
+                t["accepted"] += _time_wsgi(app, [_environ("POST", p) for p in fresh])
+                spammer = spam_ours if who == "ours" else spam_limits
+                t["refused"] += _time_wsgi(app, [_environ("POST", spammer)] * per_round)
+                if who == "ours":
+                    t["check_accepted"] += _check_ours(gate, checked)
+                    t["check_refused"] += _check_ours(gate, ["192.0.2.12"] * per_round)
+                else:
+                    t["check_accepted"] += _check_limits(theirs, checked)
+                    t["check_refused"] += _check_limits(theirs, ["192.0.2.13"] * per_round)
+            ours.recorder.flush()  # outside the timings: the throttle alone is compared
+    finally:
+        throttle.close()
+        ours.recorder.close()
+        theirs.storage.storage.close()
+    out: dict[str, Any] = {"requests_per_round": per_round, "rounds": rounds}
+    for who, t in timings.items():
+        get = median(t["get"])
+        out[who] = {
+            "get_median_us": get,
+            "added_accepted_us": median(t["accepted"]) - get,
+            "added_refused_us": median(t["refused"]) - get,
+            "check_accepted_us": median(t["check_accepted"]),
+            "check_refused_us": median(t["check_refused"]),
+        }
+    return out
 
 
 def run(url: str, requests: int) -> dict[str, Any]:
@@ -206,6 +301,7 @@ def run(url: str, requests: int) -> dict[str, Any]:
         "config": {"requests": requests},
         "wsgi": run_wsgi(url, requests),
         "asgi": run_asgi(url, requests),
+        "versus": run_versus(url, requests),
     }
 
 
@@ -220,6 +316,10 @@ def report(data: dict[str, Any]) -> str:
          w["refused_per_s"]),
         (f"ASGI POST, accepted, {a['concurrency']} in flight", "-", "-", a["accepted_per_s"]),
         (f"ASGI POST, refused, {a['concurrency']} in flight", "-", "-", a["refused_per_s"]),
+        (f"limits (asyncio): POST, accepted, {a['concurrency']} in flight", "-", "-",
+         a.get("limits_accepted_per_s", float("nan"))),
+        (f"limits (asyncio): POST, refused, {a['concurrency']} in flight", "-", "-",
+         a.get("limits_refused_per_s", float("nan"))),
     ]  # fmt: skip
     lines = [
         table(("WSGI, in-process", "median µs", "added µs", "requests/s"), rows),
@@ -229,16 +329,33 @@ def report(data: dict[str, Any]) -> str:
         f"{w['script_commands_per_post']:.2f}",
         f"INFO commandstats delta over {2 * w['requests']:,} POSTs: {w['by_command']}",
     ]
+    v = data.get("versus")
+    if v:
+        o, t = v["ours"], v["limits"]
+        pairs = [
+            ("added per accepted POST", o["added_accepted_us"], t["added_accepted_us"]),
+            ("added per refused POST", o["added_refused_us"], t["added_refused_us"]),
+            ("check alone, accepted", o["check_accepted_us"], t["check_accepted_us"]),
+            ("check alone, refused", o["check_refused_us"], t["check_refused_us"]),
+        ]
+        versus = [(name, a, b, a / b if b else float("nan")) for name, a, b in pairs]
+        lines += [
+            "",
+            f"Against limits' MovingWindowRateLimiter (same Redis, {v['rounds']} interleaved "
+            f"rounds of {v['requests_per_round']:,}, medians):",
+            "",
+            table(("WSGI, in-process, µs", "ours", "limits", "ours / limits"), versus),
+        ]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--requests", type=int, default=20_000, help="per phase, at most 20,000")
-    parser.add_argument("--quick", action="store_true", help="2,000 requests, for a smoke run")
+    parser.add_argument("--quick", action="store_true", help="500 requests, for a smoke run")
     parser.add_argument("--redis-url")
     args = parser.parse_args(argv)
-    requests = 2_000 if args.quick else min(args.requests, 20_000)
+    requests = 500 if args.quick else min(args.requests, 20_000)
     with redis_server(args.redis_url) as url:
         data = run(url, requests)
     print(report(data))

@@ -129,13 +129,20 @@ def _run_benchmarks(results: Path, *args: str) -> subprocess.CompletedProcess[st
 
 @pytest.mark.slow
 def test_benchmarks_run_on_a_tiny_input(tmp_path: Path) -> None:
-    done = _run_benchmarks(tmp_path, "--skip", "http")
+    done = _run_benchmarks(tmp_path, "--skip", "http,latency")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    for name in ("inprocess", "agents", "redis", "memory", "summary"):
+    for name in ("inprocess", "agents", "redis", "memory", "throttle", "summary"):
         assert (tmp_path / f"{name}.json").exists(), name
     inprocess = json.loads((tmp_path / "inprocess.json").read_text())
-    assert set(inprocess["results"]) == {"wsgi", "asgi"}
+    assert set(inprocess["results"]) == {"wsgi", "asgi", "fastapi", "flask"}
     assert set(inprocess["results"]["wsgi"]) == {"bare", "wrapped", "naive"}
+    # every peer ran (the bench extra installs them), or says why not
+    ran = {name for variants in inprocess["results"].values() for name in variants}
+    assert ran | {key.partition("/")[2] for key in inprocess["skipped"]} >= {
+        "prometheus", "starlette_exporter", "opentelemetry", "flask_exporter"
+    }  # fmt: skip
+    throttle = json.loads((tmp_path / "throttle.json").read_text())
+    assert set(throttle["versus"]) >= {"ours", "limits"}
     redis_load = json.loads((tmp_path / "redis.json").read_text())
     assert redis_load["results"][0]["commands"] > 0  # the flusher really wrote
     assert "## summary" in done.stdout
@@ -143,8 +150,8 @@ def test_benchmarks_run_on_a_tiny_input(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("wrk") is None, reason="needs wrk (apt-get install wrk)")
-def test_http_benchmark_on_a_tiny_input(tmp_path: Path) -> None:
-    done = _run_benchmarks(tmp_path, "--only", "http")
+def test_http_benchmarks_on_a_tiny_input(tmp_path: Path) -> None:
+    done = _run_benchmarks(tmp_path, "--only", "http,latency")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     http = json.loads((tmp_path / "http.json").read_text())
     for server in ("uvicorn", "gunicorn"):
@@ -152,6 +159,13 @@ def test_http_benchmark_on_a_tiny_input(tmp_path: Path) -> None:
         assert all(variants[v]["requests_per_s"] > 0 for v in ("bare", "wrapped", "naive"))
         assert variants["wrapped"]["non_2xx"] == 0
         assert variants["wrapped"]["redis_commands"] > 0  # counted, and written at shutdown
+    latency = json.loads((tmp_path / "latency.json").read_text())
+    rates = latency["results"]["uvicorn"]["rates"]
+    for variants in rates.values():
+        for variant in ("bare", "wrapped"):
+            assert variants[variant]["errors"] == 0
+            assert variants[variant]["non_2xx"] == 0
+            assert variants[variant]["probe"]["thread_lag"]["count"] > 0  # the probe ticked
 
 
 def test_wrk_script_rotates_the_stream() -> None:
