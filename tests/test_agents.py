@@ -92,7 +92,74 @@ CASES = [
     pytest.param("", "", "", Agent("(empty)", "Other", "other", "(empty)"), id="empty"),
     pytest.param("   ", "", "", Agent("(empty)", "Other", "other", "(empty)"), id="blank"),
     pytest.param(
-        "garbage!!", "", "", Agent("Other", "Other", "other", "(unparseable)"), id="unparseable"
+        "garbage!!", "", "", Agent("Other", "Other", "other", "garbage"), id="a word names it"
+    ),
+    pytest.param(
+        "Mozilla/5.0", "", "", Agent("Other", "Other", "other", "(unparseable)"), id="unparseable"
+    ),
+    pytest.param("-", "", "", Agent("Other", "Other", "other", "(unparseable)"), id="dash"),
+    # Bots ua-parser cannot name: named from the agent itself, never (unparseable).
+    pytest.param(
+        "FeedBurner/1.0 (http://www.FeedBurner.com)",
+        "",
+        "",
+        Agent("Other", "Other", "other", "FeedBurner"),
+        id="feedburner",
+    ),
+    pytest.param(
+        "Feedfetcher-Google; (+http://www.google.com/feedfetcher.html; 22 subscribers; "
+        "feed-id=10316751302541186385)",
+        "",
+        "",
+        Agent("Other", "Other", "other", "Feedfetcher-Google"),
+        id="feedfetcher",
+    ),
+    pytest.param(
+        "Mozilla/5.0 (compatible; Ezooms/1.0; help@moz.com)",
+        "",
+        "",
+        Agent("Other", "Other", "other", "Ezooms"),
+        id="ezooms",
+    ),
+    pytest.param(
+        "Mozilla/5.0 zgrab/0.x", "", "", Agent("Other", "Other", "other", "zgrab"), id="zgrab"
+    ),
+    # Bots ua-parser names as if they were browsers: its family is kept, and they are bots.
+    pytest.param(
+        "Tiny Tiny RSS/22.08 (Unsupported) (https://tt-rss.org/)",
+        "",
+        "",
+        Agent("Tiny Tiny RSS", "Other", "other", "Tiny Tiny RSS"),
+        id="feed reader ua-parser takes for a browser",
+    ),
+    pytest.param(
+        "Mozilla/5.0 (compatible; Feedbin feed-id:12345 - 7 subscribers)",
+        "",
+        "",
+        Agent("Feedbin", "Other", "other", "Feedbin"),
+        id="feedbin",
+    ),
+    pytest.param(
+        "Mediapartners-Google",
+        "",
+        "",
+        Agent("Mediapartners-Google", "Other", "other", "Mediapartners-Google"),
+        id="adsense crawler",
+    ),
+    pytest.param(
+        "PycURL/7.45.2 libcurl/7.88.1 OpenSSL/3.0.11 zlib/1.2.13",
+        "",
+        "",
+        Agent("PycURL", "Other", "other", "PycURL"),
+        id="pycurl",
+    ),
+    # A text-mode browser has no platform but is a person.
+    pytest.param(
+        "Lynx/2.8.9rel.1 libwww-FM/2.14 SSL-MM/1.4.1 OpenSSL/1.1.1d",
+        "",
+        "",
+        Agent("Lynx", "Other", "other", None),
+        id="lynx is a person",
     ),
 ]
 

@@ -3,6 +3,14 @@
 ua-parser does the parsing. With its ``regex`` extra (ua-parser-rs) an uncached agent costs
 about 20 µs; the pure-Python resolver costs ~0.7 ms, so it is only a fallback. Either way the
 final labels are memoised per (agent, client hints): real traffic repeats a few hundred agents.
+
+A bot's label (DESIGN A3, ``bots``) is ua-parser's family when it has one (``Googlebot``,
+``Python Requests``), else the name the agent gives itself (`botnames.bot_name`:
+``FeedBurner``, ``Ezooms``), ``(empty)`` for no agent, and ``(unparseable)`` only when nothing
+names it. What is a bot: ua-parser's spiders, HTTP libraries, headless browsers, agents with a
+bot word, agents `botnames.bot_category` puts in a category (feed readers such as Feedbin or
+Tiny Tiny RSS, which ua-parser takes for browsers), and agents ua-parser can place on no
+browser and no platform.
 """
 
 from __future__ import annotations
@@ -13,6 +21,8 @@ from typing import NamedTuple
 
 import ua_parser
 from ua_parser import Domain, PartialResult
+
+from .botnames import bot_category, bot_name
 
 __all__ = ["Agent", "Classifier", "default_classifier"]
 
@@ -81,6 +91,10 @@ _HINT_PLATFORMS = {
     "linux": "Linux",
 }
 _MAX_MEMO = 20_000
+# ua-parser families of crawlers that ua-parser does not mark as spiders and whose agents carry
+# no bot word or category (AdSense's crawler sends just its name).
+_CRAWLER_FAMILIES = frozenset({"Mediapartners-Google"})
+UNPARSEABLE = "(unparseable)"
 
 
 def _device_class(result: PartialResult, agent: str, platform: str, mobile_hint: str) -> str:
@@ -136,21 +150,24 @@ class Classifier:
         try:
             result = self._resolve(agent, Domain.ALL)
         except Exception:  # a resolver bug must not reach the request
-            return Agent("Other", "Other", "other", "(unparseable)")
+            return Agent("Other", "Other", "other", bot_name(agent) or UNPARSEABLE)
         browser = result.user_agent.family if result.user_agent else "Other"
         platform = result.os.family if result.os else "Other"
         if platform == "Other":
             platform = _hint_platform(ch_platform) or "Other"
         device = result.device
-        if device is not None and device.family == "Spider":
-            return Agent(browser, platform, "other", browser if browser != "Other" else "Spider")
-        if _LIBRARY.match(agent):
-            label = browser if browser != "Other" else agent.split("/", 1)[0][:64]
+        if (
+            (device is not None and device.family == "Spider")
+            or _LIBRARY.match(agent)
+            or browser == "HeadlessChrome"
+            or browser in _CRAWLER_FAMILIES
+            or _BOT_WORDS.search(agent)
+            or bot_category(agent) is not None
+            or (browser == "Other" and platform == "Other")
+        ):
+            # ua-parser's family first (it knows "Python Requests" better than the token does).
+            label = browser if browser != "Other" else (bot_name(agent) or UNPARSEABLE)
             return Agent(browser, platform, "other", label)
-        if browser == "HeadlessChrome" or _BOT_WORDS.search(agent):
-            return Agent(browser, platform, "other", browser if browser != "Other" else "Bot")
-        if browser == "Other" and platform == "Other":
-            return Agent(browser, platform, "other", "(unparseable)")
         return Agent(browser, platform, _device_class(result, agent, platform, ch_mobile), None)
 
 
