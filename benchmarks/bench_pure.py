@@ -21,11 +21,11 @@ def _ns(call: Callable[[], object], number: int) -> float:
 
 
 def _cases() -> list[tuple[str, Callable[[], object]]]:
-    from wsgi_analytics.recording.sketch import bucket, quantiles
     from wsgi_analytics.request.botnames import bot_category, bot_name
     from wsgi_analytics.request.documents import asgi_content_type, is_document, wsgi_content_type
     from wsgi_analytics.request.exclude import compile_exclude
     from wsgi_analytics.request.routes import _template, route_member, template, template_from_scope
+    from wsgi_analytics.sketch import bucket, quantiles
 
     wsgi_headers = [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", "512")]
     asgi_headers = [(b"content-length", b"512"), (b"content-type", b"text/html; charset=utf-8")]

@@ -14,7 +14,7 @@ PACKAGE = "wsgi_analytics"
 
 # Layers, lowest first: a module imports from its own layer or lower ones, never higher.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("_log", "connection", "keys", "embedded", "request"),
+    ("_log", "connection", "keys", "sketch", "embedded", "request"),
     ("recording", "throttle", "reading"),
     ("adapters",),
     ("__init__", "__main__", "_native", "cli", "dashboard", "demo", "django", "flask"),

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-from wsgi_analytics.recording.sketch import (
+from wsgi_analytics.sketch import (
     ALPHA,
     GAMMA,
     MAX_INDEX,

@@ -192,6 +192,9 @@ def test_snapshot_holds_every_dimension(filled: Stats) -> None:
         "bots",
         "not_found",
         "statuses",
+        "routes",
+        "routes_4xx",
+        "routes_5xx",
         "throttled",
     ]
     document = snapshot.to_json()

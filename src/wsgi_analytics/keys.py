@@ -24,6 +24,24 @@ the site's time zone, ``N`` a day number (days since 1970-01-01 in that zone's c
     {prefix:pairs.W}:all:B      the same, all time (no timeline pairs)     (trimmed to top members)
     {prefix:live}:M             HyperLogLog of visitor hashes with a page view in minute M
                                 (minutes since the epoch, UTC)             (expires 35 minutes on)
+    {prefix:latency.vV:ROUTE}:DAY  sorted set, response-time bucket -> requests of ROUTE that day
+    {prefix:latency.vV:ROUTE}:all  the same, all time                 (both deleted with ROUTE)
+
+Routes (DESIGN A3): ``routes`` counts every request by its member ``"METHOD template"``
+(``GET /items/{item_id}``), ``routes_4xx`` and ``routes_5xx`` the requests of each route
+answered 4xx and 5xx; they are dimensions like the others (``{prefix:routes}:DAY`` ...).
+
+A route's response times are a DDSketch (`wsgi_analytics.sketch`): member = the bucket index as
+text (``"312"``), score = the requests whose duration fell in that bucket. ``V`` is
+`sketch.SKETCH_VERSION`: bucket numbers depend on the sketch's constants, so changing them
+starts new keys instead of misreading old ones. ``ROUTE`` is the ``routes`` member with ``%``,
+``{`` and ``}`` written ``%25``, ``%7B`` and ``%7D`` (a brace would end the hash tag early), e.g.
+``{analytics:latency.v1:GET /items/%7Bitem_id%7D}:2026-12-01``. One hash tag per route: every
+read of one route over many days (``ZUNION``) touches one slot, while the routes spread over
+the cluster. Bounded: at most 448 members a key; the day keys expire with the retention, and
+whenever the writer trims a member off ``routes`` (the day key or the all-time key), it deletes
+that route's sketch of the same day (or all time) too, so sketches exist only for routes that
+survive trimming.
 
 The braces are a Redis Cluster hash tag: every key of one dimension lives in one slot, so the
 multi-day reads (``ZUNIONSTORE``, ``PFCOUNT`` over several days) and the flush scripts never cross
@@ -52,6 +70,8 @@ import zlib
 from datetime import datetime, timezone
 from functools import lru_cache
 
+from .sketch import SKETCH_VERSION
+
 __all__ = [
     "ALL_ONLY",
     "DAY_ONLY",
@@ -61,13 +81,17 @@ __all__ = [
     "PAIR_DIMENSIONS",
     "PAIR_FILTERS",
     "RESERVED",
+    "ROUTE_DIMENSIONS",
+    "SKETCH_FAMILY",
     "TIMELINE",
     "Keys",
     "check_dimension",
     "day_label",
     "hour_label",
+    "is_sketch",
     "pair_bucket",
     "pair_member",
+    "sketch_family",
     "split_pair",
     "today",
 ]
@@ -90,9 +114,14 @@ DIMENSIONS = (
     "bots",
     "not_found",
     "statuses",
+    "routes",
+    "routes_4xx",
+    "routes_5xx",
     "throttled",
 )
 TIMELINE = "timeline"
+# Every request's route, and those answered 4xx and 5xx (member: "METHOD template").
+ROUTE_DIMENSIONS = ("routes", "routes_4xx", "routes_5xx")
 # Kept per day only (the all-time view of the timeline is `days`) or all time only; neither is
 # trimmed (they hold 24 members a day and one member a day).
 DAY_ONLY = frozenset({TIMELINE})
@@ -122,6 +151,9 @@ _SEPARATOR_STANDIN = "\ufffd"  # what a separator inside a member becomes
 # How long a live minute's HyperLogLog is kept: `Stats.live` reads up to 30 minutes back.
 LIVE_SECONDS = 35 * 60
 _DIMENSION_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+# The name in the hash tag of a route's response-time sketch, before the route itself.
+SKETCH_FAMILY = f"latency.v{SKETCH_VERSION}"
+_ROUTE_ESCAPES = str.maketrans({"%": "%25", "{": "%7B", "}": "%7D"})
 
 
 # The label functions are pure and see a handful of distinct arguments a day (strftime costs
@@ -141,6 +173,24 @@ def day_label(day: int) -> str:
 def today(now: float | None = None) -> int:
     """Today's day number (UTC)."""
     return int((time.time() if now is None else now) // 86400)
+
+
+@lru_cache(maxsize=4096)
+def sketch_family(route: str) -> str:
+    """What stands for a dimension name in the keys of ``route``'s sketch: the family and the
+    escaped route (see the module docstring). The flusher counts a sketch's buckets as members
+    of this name, so the writer's batching, expiries and exactly-once markers apply as they are.
+    Never a valid `check_dimension` name (it has a ``:``), so no custom dimension can take it.
+    """
+    return f"{SKETCH_FAMILY}:{route.translate(_ROUTE_ESCAPES)}"
+
+
+def is_sketch(dimension: str) -> bool:
+    """Whether ``dimension`` is a `sketch_family` name."""
+    return dimension.startswith(_SKETCH_HEAD)
+
+
+_SKETCH_HEAD = SKETCH_FAMILY + ":"
 
 
 def check_dimension(name: str) -> str:
@@ -197,7 +247,9 @@ class Keys:
         # The demo (and anyone clearing a prefix) must find this prefix's keys and no one
         # else's: "{shop:paths}" is ours, "{shop:eu:paths}" belongs to the prefix "shop:eu".
         self._own = re.compile(
-            r"^\{" + re.escape(prefix) + r":(?:[a-z0-9_.-]+|throttle:[0-9a-f]+)\}"
+            r"^\{"
+            + re.escape(prefix)
+            + r":(?:[a-z0-9_.-]+|throttle:[0-9a-f]+|latency\.v[0-9]+:[^{}]*)\}"
         )
 
     # -- counts -------------------------------------------------------------------------------
@@ -226,8 +278,9 @@ class Keys:
 
     def trimmed(self, dimension: str) -> bool:
         """Whether the keys of ``dimension`` are trimmed to the top members (their members are
-        client input; the timeline's and the days' are a bounded set of labels)."""
-        return dimension not in DAY_ONLY and dimension not in ALL_ONLY
+        client input; the timeline's and the days' are a bounded set of labels, a sketch's a
+        bounded set of bucket numbers)."""
+        return dimension not in DAY_ONLY and dimension not in ALL_ONLY and not is_sketch(dimension)
 
     def range(self, dimension: str, days: int | None, now: float | None = None) -> list[str]:
         """The keys a read over ``days`` (1 = today, None = all time) looks at, newest first."""
@@ -268,6 +321,13 @@ class Keys:
         """The live keys of the last ``minutes`` minutes, this one included (one slot)."""
         current = int((time.time() if now is None else now) // 60)
         return [self.live(current - offset) for offset in range(minutes)]
+
+    def sketch(self, route: str, day: int | None) -> str:
+        """The response-time sketch of ``route`` (a ``routes`` member) on ``day``, or all time
+        when ``day`` is None. One route's keys share a slot: read any range with one
+        ``ZUNION``; `wsgi_analytics.sketch.quantiles` turns the buckets into milliseconds."""
+        family = sketch_family(route)
+        return self.all(family) if day is None else self.day(family, day)
 
     # -- the writer's and the readers' own keys -------------------------------------------------
 

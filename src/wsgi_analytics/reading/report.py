@@ -27,6 +27,9 @@ TITLES = {
     "bots": "Bots",
     "not_found": "Not found (404)",
     "statuses": "Status codes",
+    "routes": "Routes",
+    "routes_4xx": "Routes answered 4xx",
+    "routes_5xx": "Routes answered 5xx",
     "throttled": "Throttled (429)",
 }
 _WIDTH = 48  # member column; longer members are cut with an ellipsis
