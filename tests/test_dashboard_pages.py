@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from urllib.parse import parse_qs, urlsplit
@@ -15,6 +16,7 @@ import redis
 from starlette.testclient import TestClient
 
 from wsgi_analytics.dashboard import app
+from wsgi_analytics.keys import Keys, day_label, today
 from wsgi_analytics.recording.recorder import Recorder
 from wsgi_analytics.request.facts import from_environ
 
@@ -228,3 +230,128 @@ def test_bad_parameters_are_400(site: TestClient, path: str, query: str) -> None
     assert "default-src 'none'" in response.headers["content-security-policy"]
     assert response.headers["x-content-type-options"] == "nosniff"
     assert "content-disposition" not in response.headers
+
+
+# -- ranges and comparisons: today through a real Recorder, past days through the documented
+# key layout (a backfill: the recorder stamps the current time, and the contract says that
+# counts written with the layout read back the same)
+
+
+def backfill(client: redis.Redis, back: int, paths: list[str]) -> None:
+    """Page views of one past day, each from a visitor of its own, at 12:00 UTC."""
+    keys, number = Keys("analytics"), today() - back
+    label = day_label(number)
+    pipe = client.pipeline(transaction=False)
+    for index, path in enumerate(paths):
+        for key in keys.targets("paths", number):
+            pipe.zincrby(key, 1, path)
+        pipe.zincrby(keys.day("timeline", number), 1, f"{label}T12")
+        pipe.zincrby(keys.all("days"), 1, label)
+        pipe.pfadd(keys.uniques(number), f"visitor-{back}-{index}")
+    pipe.execute()
+
+
+@pytest.fixture
+def week(client: redis.Redis, redis_url: str) -> TestClient:
+    """Today 6 page views (4 visitors), yesterday none, 2 days ago 3, 3 days ago 1, 5 days
+    ago 2 (one visitor a page view)."""
+    recorder = Recorder(redis_url)
+    for number, path in enumerate(["/a", "/a", "/b", "/c", "/a", "/b"]):
+        environ = {
+            "REQUEST_METHOD": "GET",
+            "PATH_INFO": path,
+            "HTTP_HOST": "example.org",
+            "HTTP_USER_AGENT": FIREFOX,
+            "REMOTE_ADDR": f"198.51.100.{number % 4 + 1}",
+            "HTTP_ACCEPT": "text/html",
+        }
+        recorder.record(from_environ(environ), 200)
+    recorder.close()
+    backfill(client, 2, ["/b", "/b", "/c"])
+    backfill(client, 3, ["/c"])
+    backfill(client, 5, ["/d", "/d"])
+    return TestClient(
+        app(client=client, trust_local=True), base_url="http://127.0.0.1", client=LOCAL
+    )
+
+
+def day(back: int) -> str:
+    return day_label(today() - back)
+
+
+def card(html: str, label: str) -> str:
+    """The text of one tile, tags stripped."""
+    start = html.index(f'<div class="k">{label}</div>')
+    end = html.index('<div class="card', start) if '<div class="card' in html[start:] else None
+    return re.sub(r"<[^>]+>", "", html[start:end]).replace("\xa0", " ")
+
+
+@pytest.mark.parametrize(
+    ("query", "views", "paths", "previous", "change"),
+    [
+        pytest.param("", 6, [("/a", 3), ("/b", 2), ("/c", 1)], 0, "new", id="today"),
+        pytest.param("days=2", 6, [("/a", 3), ("/b", 2), ("/c", 1)], 4, "+50%", id="2 days"),
+        pytest.param("days=3", 9, [("/b", 4), ("/a", 3), ("/c", 2)], 3, "+200%", id="3 days"),
+        pytest.param(
+            f"from={day(3)}&to={day(2)}", 4, [("/b", 2), ("/c", 2)], 2, "+100%", id="2 dates"
+        ),
+        pytest.param(
+            f"from={day(5)}&to={day(3)}", 3, [("/d", 2), ("/c", 1)], 0, "new", id="3 dates"
+        ),
+        pytest.param(f"from={day(1)}&to={day(1)}", 0, [], 3, "\u2212100%", id="quiet day"),
+        pytest.param(
+            "days=7", 12, [("/a", 3), ("/b", 4), ("/c", 3), ("/d", 2)], 0, "new", id="week"
+        ),
+    ],
+)
+def test_ranges_and_previous_period(
+    week: TestClient,
+    query: str,
+    views: int,
+    paths: list[tuple[str, int]],
+    previous: int,
+    change: str,
+) -> None:
+    with week:
+        data = week.get(f"/api.json?{query}").json()
+        html = week.get(f"/?{query}").text
+        exported = week.get(f"/export.csv?{query}&dimension=paths").text
+    assert data["page_views"] == views
+    assert data["previous"]["page_views"] == previous
+    rows = sorted((row["member"], row["count"]) for row in data["dimensions"]["paths"]["rows"])
+    assert rows == sorted(paths)
+    assert sorted((m, int(n)) for _, m, n in list(csv.reader(io.StringIO(exported)))[1:]) == (
+        sorted(paths)
+    )
+    tile = card(html, "Page views")
+    assert f"{views:,}" in tile
+    assert change in tile
+    assert f"vs {previous:,}" in tile  # in words, not only an arrow or a colour
+
+
+def test_range_header_and_form_keep_the_dates(week: TestClient) -> None:
+    with week:
+        html = week.get(f"/?from={day(3)}&to={day(2)}&limit=5").text
+    assert '<h1 class="range">2 days <span class="dates">' in html
+    assert f'name="from" value="{day(3)}"' in html
+    assert f'name="to" value="{day(2)}"' in html
+    found = links(html)
+    assert params(found["7 days"]) == {"days": ["7"], "limit": ["5"]}
+    assert params(found["Export CSV"]) == {"from": [day(3)], "to": [day(2)]}
+    assert "class=on aria-current=page" not in html.split("</nav>")[0]  # no preset is current
+
+
+def test_uniques_compared_too(week: TestClient) -> None:
+    with week:
+        html = week.get("/?days=2").text
+    tile = card(html, "Unique visitors")
+    assert "4" in tile  # four addresses today
+    assert "vs 4" in tile  # one visitor a page view on the two days before
+    assert "\u00b10%" in tile
+
+
+def test_all_time_has_no_comparison(week: TestClient) -> None:
+    with week:
+        html = week.get("/?days=all").text
+    assert "vs " not in card(html, "Page views")
+    assert '<div class="v">12</div>' in html

@@ -27,7 +27,7 @@ included, carries the same security headers (`render.HEADERS`).
 
 from __future__ import annotations
 
-import inspect
+import functools
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -49,13 +49,12 @@ from ..reading.stats import Stats
 from .access import AccessControl, is_local
 from .export import csv_text, filename
 from .query import EXPORT, PAGE, TABLE, BadQuery, Limits, parse
-from .render import HEADERS, PAGE_HEADERS, View, error_page, live_page, page
+from .render import HEADERS, LIVE_MINUTES, PAGE_HEADERS, View, error_page, live_page, page
 
 __all__ = ["app", "is_local"]
 
 _RAW_HEADERS = [(name.lower().encode(), value.encode()) for name, value in HEADERS.items()]
 _DIMENSIONS_TTL = 60.0  # custom dimensions are found with SCAN: not on every page view
-_RANGES = {"start", "where"} <= set(inspect.signature(Stats.snapshot).parameters)
 
 
 def _params(request: Request) -> dict[str, list[str]]:
@@ -148,25 +147,40 @@ def app(
             known[:] = [(time.monotonic(), stats.dimensions())]
         return known[0][1]
 
-    def read(request: Request, limits: Limits) -> View:
-        names = dimensions()
+    def read(request: Request, limits: Limits, *, live: bool = False) -> View:
         given = _params(request)
         if limits is PAGE and "dimension" in given:
             limits = TABLE  # one table alone: longer
-        query = parse(given, limits=limits, dimensions=names)
+        names = dimensions()
+        query = parse(given, limits=limits, dimensions=[*names, "routes"])
         rows = query.rows(limits)
-        if query.dimension is not None:
+        if live:
+            names, rows = ["paths", "sources"], 5
+        elif query.dimension is not None:
             names = [query.dimension]
-        if (query.start is not None or query.where is not None) and not _RANGES:
-            # Until Stats reads date ranges and filters (DESIGN.md A2): said, not ignored.
-            raise BadQuery("this version reads ?days= only: date ranges and filters come next")
-        snapshot = stats.snapshot(days=query.days, limit=rows, dimensions=names)
+        elif "routes" not in names:
+            names = [*names, "routes"]  # its total and count for the Endpoints heading
+        whole_page = query.dimension is None and not live
+        endpoints = query.where is None and query.dimension in (None, "routes") and not live
+        snapshot = stats.snapshot(
+            days=1 if query.start is not None else query.days,
+            start=query.start,
+            end=query.end,
+            where=query.where,
+            limit=rows,
+            dimensions=names,
+            previous=whole_page,
+            routes=rows if endpoints else 0,
+            live=LIVE_MINUTES if whole_page or live else None,
+        )
         base = request.scope.get("root_path", "").rstrip("/") + "/"
         return View(snapshot=snapshot, query=query, base=base)
 
-    async def view_or_error(request: Request, limits: Limits, kind: str) -> Response | View:
+    async def view_or_error(
+        request: Request, limits: Limits, kind: str, *, live: bool = False
+    ) -> Response | View:
         try:
-            return await run_in_threadpool(read, request, limits)
+            return await run_in_threadpool(functools.partial(read, request, limits, live=live))
         except BadQuery as error:
             status, title, detail = 400, "Bad request", str(error)
         except redis.RedisError as error:
@@ -185,7 +199,7 @@ def app(
         return HTMLResponse(page(result), headers=PAGE_HEADERS)
 
     async def live(request: Request) -> Response:
-        result = await view_or_error(request, PAGE, "html")
+        result = await view_or_error(request, PAGE, "html", live=True)
         if isinstance(result, Response):
             return result
         return HTMLResponse(live_page(result), headers=HEADERS)

@@ -27,7 +27,6 @@ __all__ = [
     "HEADERS",
     "LOGIN_HEADERS",
     "PAGE_HEADERS",
-    "Comparison",
     "RouteRow",
     "View",
     "error_page",
@@ -123,31 +122,17 @@ class RouteRow(Protocol):
     def p99(self) -> float: ...
 
 
-@dataclass(frozen=True)
-class Comparison:
-    """Page views and uniques of the period of the same length just before the range
-    (``uniques`` is None when it cannot be known, e.g. on a filtered page)."""
-
-    page_views: int
-    uniques: int | None
-
-
 def _no_name(code: str) -> str | None:
     return None
 
 
 @dataclass(frozen=True)
 class View:
-    """Everything one page shows: the snapshot read for the query, and what goes beside it."""
+    """Everything one page shows: the snapshot read for the query, and where the page is."""
 
     snapshot: Snapshot
     query: Query
     base: str  # the page's own path, mount-aware, ending with "/"
-    zone: str = "UTC"
-    previous: Comparison | None = None
-    live: int | None = None
-    routes: Sequence[RouteRow] | None = None
-    filtered_uniques: bool = False  # whether `Snapshot.uniques` honours the filter
     country_name: Callable[[str], str | None] = field(default=_no_name)
 
     def href(self, query: Query, page: str = "") -> str:
@@ -243,9 +228,10 @@ def _delta(now: int, before: int | None, words: str) -> str:
         kind, arrow, sign = "up", "▲", "+"
     else:
         kind, arrow, sign = "down", "▼", "\u2212"
+    amount = "0%" if kind == "flat" else _percent(abs(change))
     return (
         f'<div class="delta {kind}"><span class="change"><span aria-hidden="true">{arrow}</span> '
-        f"{sign}{_percent(abs(change))}</span> "
+        f"{sign}{amount}</span> "
         f'<span class="vs">vs {before:,} {escape(words)}</span></div>'
     )
 
@@ -466,21 +452,22 @@ def _card(label: str, value: str, note: str, *, extra: str = "", warn: bool = Fa
 def _cards(view: View) -> str:
     snapshot, query = view.snapshot, view.query
     before = _before_words(query)
-    previous = view.previous
+    previous = snapshot.previous
+    views_delta = _delta(snapshot.page_views, previous.page_views if previous else None, before)
     cards = [
         _card(
             "Page views",
             f"{snapshot.page_views:,}",
-            escape(_range_title(view)[0].lower() if query.start is None else "in the range"),
-            extra=_delta(snapshot.page_views, previous.page_views if previous else None, before),
+            "" if views_delta else escape(_range_title(view)[0].lower()),
+            extra=views_delta,
         )
     ]
-    if query.where is not None and not view.filtered_uniques:
+    if snapshot.uniques is None:
         cards.append(
             _card(
                 "Unique visitors",
-                '<span aria-label="not available">—</span>',
-                "not counted per filter",
+                '<span aria-label="not available">\u2014</span>',
+                "not counted per filter" if query.where is not None else "not available",
             )
         )
     else:
@@ -492,11 +479,11 @@ def _cards(view: View) -> str:
                 extra=_delta(snapshot.uniques or 0, previous.uniques if previous else None, before),
             )
         )
-    if view.live is not None:
+    if snapshot.live is not None:
         cards.append(
             _card(
                 "Visitors now",
-                f'<span class="dot" aria-hidden="true"></span>{view.live:,}',
+                f'<span class="dot" aria-hidden="true"></span>{snapshot.live:,}',
                 f'in the last {LIVE_MINUTES} minutes · <a href="{escape(view.base)}live">'
                 "live view</a>",
             )
@@ -570,8 +557,8 @@ def _panels(view: View) -> str:
         # One table alone, in full: the "N more" links.
         back = view.href(query.changed(dimension=None, limit=None))
         top = f'<p class="back"><a href="{back}">← all panels</a></p>'
-        if query.dimension == "routes" and view.routes is not None:
-            return top + _endpoints(view, view.routes, tables.get("routes"))
+        if query.dimension == "routes":
+            return top + _endpoints(view, snapshot.routes, tables.get("routes"))
         if query.dimension in tables:
             return top + _table(view, query.dimension, tables[query.dimension], wide=True)
         return top
@@ -584,11 +571,9 @@ def _panels(view: View) -> str:
             parts.append(_table(view, name, tables[name]))
     sections = [f'<section class="tables" aria-label="Visits">{"".join(parts)}</section>']
     if query.where is None:
-        if view.routes is not None:
-            sections.append(
-                f'<section class="tables">{_endpoints(view, view.routes, tables.get("routes"))}'
-                "</section>"
-            )
+        if snapshot.routes:
+            endpoints = _endpoints(view, snapshot.routes, tables.get("routes"))
+            sections.append(f'<section class="tables">{endpoints}</section>')
         known = {*_VISITS, *_CAMPAIGN_PARTS, "routes"}
         rest = [name for name in _REQUESTS if name in tables]
         rest += [name for name in tables if name not in known and name not in _REQUESTS]
@@ -632,9 +617,15 @@ def page(view: View) -> str:
     body = [
         f"<body><header>{_brand(view)}{_ranges(view)}</header><main>",
         f'<h1 class="range">{escape(title)} <span class="dates">{escape(dates)} · '
-        f"{escape(view.zone)}</span></h1>",
+        f"{escape(snapshot.zone)}</span></h1>",
         _filter_bar(view),
     ]
+    first = _parse_day(snapshot.first)
+    if snapshot.clipped and first is not None:
+        body.append(
+            f'<p class="note">Days before {escape(_day(first))} are no longer kept (the '
+            "recorder's retention): the range starts there.</p>"
+        )
     if query.dimension is None:
         body += [_cards(view), _chart_panel(view)]
     body.append(_panels(view))
@@ -652,7 +643,7 @@ def live_page(view: View) -> str:
     """The live view: visitors in the last minutes, today's page views and top pages; the
     browser reloads it every `LIVE_REFRESH` seconds (no script: a meta refresh)."""
     snapshot = view.snapshot
-    now = view.live or 0
+    now = snapshot.live or 0
     tables = "".join(
         _table(view, name, snapshot.tables[name])
         for name in ("paths", "sources")
@@ -674,7 +665,7 @@ def live_page(view: View) -> str:
             f'<span class="dot" aria-hidden="true"></span>{now:,}',
             f"with a page view in the last {LIVE_MINUTES} minutes",
         )
-        + _card("Page views today", f"{snapshot.page_views:,}", escape(view.zone))
+        + _card("Page views today", f"{snapshot.page_views:,}", escape(snapshot.zone))
         + f'</section><section class="tables" aria-label="Today">{tables}</section></main>'
         "</body></html>"
     )
