@@ -28,6 +28,7 @@ included, carries the same security headers (`render.HEADERS`).
 from __future__ import annotations
 
 import functools
+import importlib.util
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -55,6 +56,8 @@ __all__ = ["app", "is_local"]
 
 _RAW_HEADERS = [(name.lower().encode(), value.encode()) for name, value in HEADERS.items()]
 _DIMENSIONS_TTL = 60.0  # custom dimensions are found with SCAN: not on every page view
+# Whether Stats can read route rows yet (reading/routes.py lands with the routes dimension).
+_ROUTES = importlib.util.find_spec("wsgi_analytics.reading.routes") is not None
 
 
 def _params(request: Request) -> dict[str, list[str]]:
@@ -161,7 +164,9 @@ def app(
         elif "routes" not in names:
             names = [*names, "routes"]  # its total and count for the Endpoints heading
         whole_page = query.dimension is None and not live
-        endpoints = query.where is None and query.dimension in (None, "routes") and not live
+        endpoints = (
+            _ROUTES and query.where is None and query.dimension in (None, "routes") and not live
+        )
         snapshot = stats.snapshot(
             days=1 if query.start is not None else query.days,
             start=query.start,

@@ -462,7 +462,8 @@ def _cards(view: View) -> str:
             extra=views_delta,
         )
     ]
-    if snapshot.uniques is None:
+    uniques = snapshot.uniques
+    if uniques is None:
         cards.append(
             _card(
                 "Unique visitors",
@@ -474,9 +475,9 @@ def _cards(view: View) -> str:
         cards.append(
             _card(
                 "Unique visitors",
-                f"{snapshot.uniques:,}",
+                f"{uniques:,}",
                 "approximate",
-                extra=_delta(snapshot.uniques or 0, previous.uniques if previous else None, before),
+                extra=_delta(uniques, previous.uniques if previous else None, before),
             )
         )
     if snapshot.live is not None:
