@@ -19,6 +19,7 @@ from wsgi_analytics.dashboard import app
 from wsgi_analytics.keys import Keys, day_label, today
 from wsgi_analytics.recording.recorder import Recorder
 from wsgi_analytics.request.facts import from_environ
+from wsgi_analytics.sketch import bucket, quantiles
 
 FIREFOX = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0"
 LOCAL = ("127.0.0.1", 40000)
@@ -355,3 +356,80 @@ def test_all_time_has_no_comparison(week: TestClient) -> None:
         html = week.get("/?days=all").text
     assert "vs " not in card(html, "Page views")
     assert '<div class="v">12</div>' in html
+
+
+# -- endpoints ----------------------------------------------------------------------------------
+
+ROUTES = {
+    # route: (durations in ms, 4xx, 5xx)
+    "GET /items/{item_id}": ([10.0] * 8 + [40.0, 300.0], 2, 0),
+    "POST /orders": ([120.0] * 3 + [900.0], 0, 1),
+    "GET /health": ([1.0] * 5, 0, 0),
+}
+
+
+def write_routes(client: redis.Redis) -> None:
+    """Route counts and response-time sketches of today, written with the documented layout
+    (`Keys.sketch`, the routes dimensions), as the recorder stores them."""
+    keys, number = Keys("analytics"), today()
+    pipe = client.pipeline(transaction=False)
+    for route, (durations, client_errors, errors) in ROUTES.items():
+        for name, count in (
+            ("routes", len(durations)),
+            ("routes_4xx", client_errors),
+            ("routes_5xx", errors),
+        ):
+            if count:
+                for key in keys.targets(name, number):
+                    pipe.zincrby(key, count, route)
+        for ms in durations:
+            for key in (keys.sketch(route, number), keys.sketch(route, None)):
+                pipe.zincrby(key, 1, str(bucket(ms / 1000)))
+    pipe.execute()
+
+
+def expected_ms(route: str, q: float) -> float:
+    return quantiles([(str(bucket(ms / 1000)), 1) for ms in ROUTES[route][0]], (q,))[0]
+
+
+def endpoint_rows(html: str) -> list[list[str]]:
+    table = html[
+        html.index('<table class="routes">') : html.index(
+            "</table>", html.index('<table class="routes">')
+        )
+    ]
+    rows = re.findall(r"<tr><td class=\"route\">(.*?)</tr>", table)
+    return [
+        [re.sub(r"<[^>]+>", "", cell) for cell in re.findall(r"<td[^>]*>(.*?)</td>", "<td>" + row)]
+        for row in rows
+    ]
+
+
+def test_endpoints_table(client: redis.Redis) -> None:
+    write_routes(client)
+    with TestClient(
+        app(client=client, trust_local=True), base_url="http://127.0.0.1", client=LOCAL
+    ) as tc:
+        html = tc.get("/?days=7").text
+        by_p95 = tc.get("/?days=7&sort=p95").text
+        by_errors = tc.get("/?days=7&sort=errors").text
+        data = tc.get("/api.json?days=7").json()
+    assert "3 routes · 19 requests" in html
+    rows = endpoint_rows(html)
+    assert [row[0] for row in rows] == ["GET /items/{item_id}", "GET /health", "POST /orders"]
+    items = rows[0]
+    assert items[1:4] == ["10", "20%", "0%"]  # requests, 4xx, 5xx
+    assert items[6] == f"{expected_ms('GET /items/{item_id}', 0.99):.1f} ms"  # 40 ms within 2 %
+    assert rows[2][1:4] == ["4", "0%", "25%"]
+    assert [row[0] for row in endpoint_rows(by_p95)] == [
+        "POST /orders",
+        "GET /items/{item_id}",
+        "GET /health",
+    ]
+    assert next(row[0] for row in endpoint_rows(by_errors)) == "POST /orders"
+    assert 'aria-sort="descending">p95' in by_p95
+    sort_links = {text: href for text, href in links(html).items() if "sort=" in href}
+    assert params(sort_links["p95"].partition("#")[0]) == {"days": ["7"], "sort": ["p95"]}
+    assert [row["route"] for row in data["routes"]] == [row[0] for row in rows]
+    assert data["routes"][2]["errors"] == 1
+    assert 'id="dim-routes_4xx"' not in html  # read into the table, never shown alone

@@ -28,7 +28,6 @@ included, carries the same security headers (`render.HEADERS`).
 from __future__ import annotations
 
 import functools
-import importlib.util
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -56,8 +55,6 @@ __all__ = ["app", "is_local"]
 
 _RAW_HEADERS = [(name.lower().encode(), value.encode()) for name, value in HEADERS.items()]
 _DIMENSIONS_TTL = 60.0  # custom dimensions are found with SCAN: not on every page view
-# Whether Stats can read route rows yet (reading/routes.py lands with the routes dimension).
-_ROUTES = importlib.util.find_spec("wsgi_analytics.reading.routes") is not None
 
 
 def _params(request: Request) -> dict[str, list[str]]:
@@ -161,12 +158,12 @@ def app(
             names, rows = ["paths", "sources"], 5
         elif query.dimension is not None:
             names = [query.dimension]
-        elif "routes" not in names:
-            names = [*names, "routes"]  # its total and count for the Endpoints heading
+        elif limits is not EXPORT:
+            # The Endpoints table reads its error counts itself; "routes" gives its heading.
+            names = [name for name in names if name not in ("routes_4xx", "routes_5xx")]
+            names += [] if "routes" in names else ["routes"]
         whole_page = query.dimension is None and not live
-        endpoints = (
-            _ROUTES and query.where is None and query.dimension in (None, "routes") and not live
-        )
+        endpoints = query.where is None and query.dimension in (None, "routes") and not live
         snapshot = stats.snapshot(
             days=1 if query.start is not None else query.days,
             start=query.start,

@@ -67,7 +67,7 @@ _NAMES = {
     "referrers": ("Referrers", "Referring site"),
     "sources": ("Sources", "Source"),
     "channels": ("Channels", "Channel"),
-    "utm_campaign": ("Campaigns", "utm_campaign"),
+    "utm_campaign": ("Campaigns", "Campaign"),
     "utm_source": ("Campaign sources", "utm_source"),
     "utm_medium": ("Campaign media", "utm_medium"),
     "utm_content": ("Campaign content", "utm_content"),
@@ -82,6 +82,13 @@ _NAMES = {
     "routes": ("Endpoints", "Route"),
     "throttled": ("Refused by the throttle (429)", "Path"),
 }
+# The campaign parts inside the Campaigns panel say less: the panel already says "campaign".
+_SUB_NAMES = {
+    "utm_source": ("utm_source", "Source"),
+    "utm_medium": ("utm_medium", "Medium"),
+    "utm_content": ("utm_content", "Content"),
+    "utm_term": ("utm_term", "Term"),
+}
 # Where each dimension sits on the page: the wide table of pages, the panels of where visitors
 # come from and what they use, the endpoints, then what went wrong. A filtered page shows page
 # views only (the pairs behind a filter exist for page views), so only `_VISITS`.
@@ -91,6 +98,8 @@ _VISITS = (
 )  # fmt: skip
 _CAMPAIGN_PARTS = ("utm_source", "utm_medium", "utm_content", "utm_term")
 _REQUESTS = ("not_found", "statuses", "bots", "throttled")
+# Read into the Endpoints table (its heading, its rows' error rates), never shown alone.
+_ROUTE_TABLES = ("routes", "routes_4xx", "routes_5xx")
 _WIDE = frozenset({"paths"})
 # Members that are addresses or codes read better in a fixed-width font; names do not.
 _MONO = frozenset({"paths", "referrers", "not_found", "throttled", "statuses"})
@@ -275,7 +284,8 @@ def _member_cell(view: View, name: str, member: str, count: int, top: int) -> st
 
 
 def _table(view: View, name: str, table: Table, *, wide: bool = False, sub: bool = False) -> str:
-    title = escape(_title(name))
+    title = escape(_SUB_NAMES[name][0] if sub else _title(name))
+    noun = _SUB_NAMES[name][1] if sub else _noun(name)
     meta = f"{table.distinct:,} distinct · {table.total:,} in all" if table.total else ""
     kind = "sub" if sub else "panel" + (" wide" if wide or name in _WIDE else "")
     heading = (
@@ -285,7 +295,7 @@ def _table(view: View, name: str, table: Table, *, wide: bool = False, sub: bool
     )
     head = (
         f'<{"div" if sub else "article"} class="{kind}" id="dim-{escape(name)}">{heading}'
-        f'<table><thead><tr><th scope="col">{escape(_noun(name))}</th>'
+        f'<table><thead><tr><th scope="col">{escape(noun)}</th>'
         '<th class="n" scope="col">Count</th><th class="pct" scope="col">Share</th></tr></thead>'
     )
     end = "</table></div>" if sub else "</table></article>"
@@ -330,7 +340,9 @@ def _campaigns(view: View, tables: dict[str, Table]) -> str:
     it (and content and terms folded away: few sites use them)."""
     main = _table(view, "utm_campaign", tables["utm_campaign"])
     parts = [
-        _table(view, name, tables[name], sub=True) for name in _CAMPAIGN_PARTS[:2] if name in tables
+        _table(view, name, tables[name], sub=True)
+        for name in _CAMPAIGN_PARTS[:2]
+        if name in tables and tables[name].total
     ]
     folded = [
         _table(view, name, tables[name], sub=True)
@@ -575,7 +587,7 @@ def _panels(view: View) -> str:
         if snapshot.routes:
             endpoints = _endpoints(view, snapshot.routes, tables.get("routes"))
             sections.append(f'<section class="tables">{endpoints}</section>')
-        known = {*_VISITS, *_CAMPAIGN_PARTS, "routes"}
+        known = {*_VISITS, *_CAMPAIGN_PARTS, *_ROUTE_TABLES}
         rest = [name for name in _REQUESTS if name in tables]
         rest += [name for name in tables if name not in known and name not in _REQUESTS]
         requests = "".join(_table(view, name, tables[name]) for name in rest)
