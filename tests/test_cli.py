@@ -3,6 +3,8 @@ errors with their exit codes, and the demo's counts matching what it sent."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import re
@@ -18,6 +20,7 @@ import redis
 
 from wsgi_analytics.cli import main
 from wsgi_analytics.embedded import free_port
+from wsgi_analytics.keys import Keys, day_label, today
 from wsgi_analytics.reading.stats import Stats
 from wsgi_analytics.recording.recorder import Recorder
 from wsgi_analytics.request.facts import from_environ
@@ -513,3 +516,141 @@ def test_demo_serves_until_ctrl_c_then_stops_its_server() -> None:
         assert "unreachable" not in rest
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", int(found.group(1))), timeout=1).close()
+
+
+# -- ranges, previous periods, CSV, countries, --version ---------------------------------------
+
+
+def put_day(client: redis.Redis, offset: int, paths: dict[str, int]) -> None:
+    """Page views ``offset`` days ago, written with the recorder's key layout."""
+    keys = Keys("analytics")
+    day = today() - offset
+    client.zadd(keys.day("paths", day), paths)
+    client.zincrby(keys.all("days"), sum(paths.values()), day_label(day))
+    client.zincrby(keys.all("statuses"), sum(paths.values()), "200")
+
+
+def test_report_between_dates(
+    recorded: str, client: redis.Redis, capsys: pytest.CaptureFixture[str]
+) -> None:
+    put_day(client, 2, {"/old": 5, "=cmd|' /C calc'!A0": 2})
+    put_day(client, 4, {"/older": 7})
+    first, last = day_label(today() - 2), day_label(today() - 1)
+    assert main(["report", "--redis-url", recorded, "--from", first, "--to", last, "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert (document["first"], document["last"], document["days"]) == (first, last, 2)
+    assert document["dates"] is True
+    assert document["page_views"] == 7
+    assert document["previous"] == {
+        "first": day_label(today() - 4),
+        "last": day_label(today() - 3),
+        "page_views": 7,
+        "uniques": 0,
+    }
+    assert [row["member"] for row in document["dimensions"]["paths"]["rows"]] == [
+        "/old",
+        "=cmd|' /C calc'!A0",
+    ]
+    assert document["routes"] == []
+    assert main(["report", "--redis-url", recorded, "--from", first, "--to", last]) == 0
+    text = capsys.readouterr().out
+    assert f"wsgi_analytics report: {first} to {last} ({first} to {last}, UTC)" in text
+    assert "page views 7 ▲ +0%" not in lines_of(text)
+    assert f"previous period ({day_label(today() - 4)} to {day_label(today() - 3)}):" in text
+    assert "page views 7 = +0%" in lines_of(text)
+
+
+def test_report_from_alone_runs_to_today(
+    recorded: str, client: redis.Redis, capsys: pytest.CaptureFixture[str]
+) -> None:
+    put_day(client, 1, {"/": 6})
+    since = day_label(today() - 1)
+    assert main(["report", "--redis-url", recorded, "--from", since, "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert (document["first"], document["last"], document["page_views"]) == (
+        since,
+        day_label(today()),
+        10,
+    )
+
+
+def test_report_csv_parses_back(
+    recorded: str, client: redis.Redis, capsys: pytest.CaptureFixture[str]
+) -> None:
+    put_day(client, 0, {'=HYPERLINK("http://evil")': 1, "-2+3": 1, "@SUM(A1)": 1, "/a,b": 1})
+    assert main(["report", "--redis-url", recorded, "--csv", "--limit", "20"]) == 0
+    rows = list(csv.reader(io.StringIO(capsys.readouterr().out, newline="")))
+    assert rows[0] == ["dimension", "member", "count"]
+    paths = [row[1:] for row in rows[1:] if row[0] == "paths"]
+    assert paths == [
+        ["/", "3"],
+        ["'-2+3", "1"],
+        ["/a,b", "1"],
+        ["/about/", "1"],
+        ['\'=HYPERLINK("http://evil")', "1"],
+        ["'@SUM(A1)", "1"],
+    ]
+    assert ["statuses", "200", "5"] in rows
+    assert {row[0] for row in rows[1:]} >= {"paths", "referrers", "browsers", "statuses"}
+
+
+def test_report_countries_by_name(
+    recorded: str, client: redis.Redis, capsys: pytest.CaptureFixture[str]
+) -> None:
+    keys = Keys("analytics")
+    client.zadd(keys.day("countries", today()), {"FR": 3, "KR": 2, "(unknown)": 1})
+    assert main(["report", "--redis-url", recorded]) == 0
+    text = lines_of(capsys.readouterr().out)
+    assert "France (FR) 3 50.0% ████████████████" in text
+    assert "South Korea (KR) 2 33.3% ███████████" in text
+    assert "(unknown) 1 16.7% █████" in text
+    assert main(["report", "--redis-url", recorded, "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["dimensions"]["countries"]["rows"]
+    assert [(row["member"], row["name"]) for row in rows] == [
+        ("FR", "France"),
+        ("KR", "South Korea"),
+        ("(unknown)", None),
+    ]
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["--version"])
+    assert stopped.value.code == 0
+    assert re.fullmatch(r"wsgi-analytics \d+\.\d+\S*\n", capsys.readouterr().out)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        pytest.param(["--to", "2026-01-01"], "--to needs --from", id="to alone"),
+        pytest.param(
+            ["--from", "2026-01-02", "--to", "2026-01-01"], "is before --from", id="backwards"
+        ),
+    ],
+)
+def test_report_range_errors(
+    recorded: str, argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["report", "--redis-url", recorded, *argv]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert message in captured.err
+    assert len(captured.err.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        pytest.param(["--days", "7", "--from", "2026-01-01"], id="days and from"),
+        pytest.param(["--all", "--from", "2026-01-01"], id="all and from"),
+        pytest.param(["--from", "2026-1-1"], id="short date"),
+        pytest.param(["--from", "yesterday"], id="words"),
+        pytest.param(["--json", "--csv"], id="json and csv"),
+    ],
+)
+def test_report_usage_errors(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["report", *argv])
+    assert stopped.value.code == 2
+    assert "usage:" in capsys.readouterr().err

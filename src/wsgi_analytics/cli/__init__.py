@@ -12,6 +12,8 @@ import os
 import secrets
 import sys
 from collections.abc import Callable, Sequence
+from datetime import date
+from pathlib import Path
 
 import redis
 
@@ -40,6 +42,33 @@ def _days(text: str) -> int:
     return days
 
 
+def _date(text: str) -> date:
+    try:
+        if len(text) != 10:
+            raise ValueError
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
+
+
+def version() -> str:
+    """The installed package's version (or the checkout's, when run from a source tree)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("wsgi-analytics")
+    except PackageNotFoundError:
+        pyproject = Path(__file__).resolve().parents[3] / "pyproject.toml"
+        try:
+            for line in pyproject.read_text(encoding="utf-8").splitlines():
+                if line.startswith("version = "):
+                    return line.split('"')[1]
+        except (OSError, IndexError):
+            pass
+        return "unknown"
+
+
 def _count(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
@@ -62,6 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="wsgi-analytics", description="Read and show the web analytics counted in Redis."
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -107,10 +137,28 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
     ``manage.py analytics_report`` and ``flask analytics report``. Run it with `run_report`."""
     parser.add_argument("--prefix", default="analytics", help="key prefix (default: analytics)")
     span = parser.add_mutually_exclusive_group()
-    span.add_argument("--days", type=_days, default=1, help="1 = today (UTC, the default)")
-    span.add_argument("--all", dest="days", action="store_const", const=None, help="all time")
+    span.add_argument(
+        "--days", type=_days, default=None, help="today and the N-1 days before (default 1: today)"
+    )
+    span.add_argument("--all", dest="all_time", action="store_true", help="all time")
+    span.add_argument(
+        "--from", dest="start", type=_date, metavar="DATE", help="first day, YYYY-MM-DD (with --to)"
+    )
+    parser.add_argument(
+        "--to", dest="end", type=_date, metavar="DATE", help="last day, YYYY-MM-DD (default today)"
+    )
     parser.add_argument("--limit", type=_limit, default=10, help="rows per table (default 10)")
-    parser.add_argument("--json", action="store_true", help="one JSON document (schema 1)")
+    parser.add_argument(
+        "--retention-days",
+        type=_count,
+        default=90,
+        help="the recorder's retention_days: ranges are cut there (default 90)",
+    )
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="one JSON document (schema 1)")
+    output.add_argument(
+        "--csv", action="store_true", help="CSV: a dimension,member,count header, a row a member"
+    )
     parser.set_defaults(handler=_report)
 
 
@@ -121,10 +169,10 @@ def run_report(args: argparse.Namespace) -> int:
     return _run(_report, args)
 
 
-def open_stats(url: str | None, prefix: str) -> Stats:
+def open_stats(url: str | None, prefix: str, *, retention_days: int = 90) -> Stats:
     """A `Stats` on a server that answers, or a `CommandError` saying what is wrong."""
     try:
-        stats = Stats(url, prefix=prefix)
+        stats = Stats(url, prefix=prefix, retention_days=retention_days)
     except ValueError as error:
         raise CommandError(str(error), code=2) from None
     try:
@@ -135,17 +183,50 @@ def open_stats(url: str | None, prefix: str) -> Stats:
     return stats
 
 
+def _report_range(args: argparse.Namespace) -> tuple[int | None, date | None, date | None]:
+    """The range options as `Stats.snapshot`'s ``days``, ``start``, ``end``; a `CommandError`
+    when they clash (argparse already refuses --days, --all and --from together)."""
+    start, end = getattr(args, "start", None), getattr(args, "end", None)
+    if end is not None and start is None:
+        raise CommandError("--to needs --from", code=2)
+    if start is not None:
+        if end is not None and end < start:
+            raise CommandError(f"--to {end} is before --from {start}", code=2)
+        return 1, start, end
+    if getattr(args, "all_time", False):
+        return None, None, None
+    days = getattr(args, "days", None)
+    return (1 if days is None else days), None, None
+
+
 def _report(args: argparse.Namespace) -> int:
     where = connection.describe(connection.resolve_url(args.redis_url))
-    with open_stats(args.redis_url, args.prefix) as stats:
+    days, start, end = _report_range(args)
+    retention = getattr(args, "retention_days", 90)
+    with open_stats(args.redis_url, args.prefix, retention_days=retention) as stats:
         if not stats.exists():
             raise CommandError(
                 f"nothing recorded under prefix {args.prefix!r} at {where} "
                 "(check --prefix and --redis-url)"
             )
-        snapshot = stats.snapshot(days=args.days, limit=args.limit, dimensions=stats.dimensions())
+        try:
+            snapshot = stats.snapshot(
+                days,
+                args.limit,
+                stats.dimensions(),
+                start=start,
+                end=end,
+                routes=args.limit,
+                live=5,
+            )
+        except ValueError as error:
+            raise CommandError(str(error), code=2) from None
     if args.json:
         print(json_text(snapshot.to_json(), indent=2))
+    elif getattr(args, "csv", False):
+        from ..dashboard.export import csv_text
+
+        sys.stdout.write(csv_text(snapshot))
     else:
         sys.stdout.write(render(snapshot, where))
     return 0

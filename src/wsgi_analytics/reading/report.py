@@ -1,14 +1,16 @@
-"""The reports of `wsgi-analytics report`: the text (totals, then one aligned table per
-dimension) and the JSON text, both safe to print to a terminal."""
+"""The reports of `wsgi-analytics report`: the text (totals, the previous period, one aligned
+table per dimension, the endpoints) and the JSON text, both safe to print to a terminal."""
 
 from __future__ import annotations
 
 import json
 import unicodedata
+from typing import Any
 
+from .countries import country_label
 from .snapshot import Snapshot, Table
 
-__all__ = ["TITLES", "json_text", "render", "terminal_safe"]
+__all__ = ["ROUTE_TABLES", "TITLES", "json_text", "render", "terminal_safe"]
 
 TITLES = {
     "paths": "Pages",
@@ -32,6 +34,8 @@ TITLES = {
     "routes_5xx": "Routes answered 5xx",
     "throttled": "Throttled (429)",
 }
+# Shown together as the Endpoints section rather than as three tables.
+ROUTE_TABLES = frozenset({"routes", "routes_4xx", "routes_5xx"})
 _WIDTH = 48  # member column; longer members are cut with an ellipsis
 _BAR = 16
 
@@ -91,24 +95,82 @@ def _table(name: str, table: Table) -> list[str]:
     for member, count in table.rows:
         bar = "█" * max(1, round(_BAR * count / top)) if count else ""
         share = f"{100 * table.share(count):.1f}%"
-        lines.append(f"  {_cell(member, _WIDTH)}{count:>9,}  {share:>6}  {bar}")
+        label = country_label(member) if name == "countries" else member
+        lines.append(f"  {_cell(label, _WIDTH)}{count:>9,}  {share:>6}  {bar}")
     hidden = table.distinct - len(table.rows)
     if hidden > 0:
         rest = table.total - sum(count for _, count in table.rows)
-        lines.append(f"  {_cell(f'({hidden:,} more)', _WIDTH)}{rest:>9,}")
+        more = f"({hidden:,} more)" if not table.error_bound else f"(at least {hidden:,} more)"
+        lines.append(f"  {_cell(more, _WIDTH)}{rest:>9,}")
+    if table.error_bound:
+        lines.append(f"  (counts may be up to {table.error_bound:,} too low: the days were full)")
     return lines
+
+
+def _endpoints(routes: list[Any]) -> list[str]:
+    """The Endpoints section: one row per route (`wsgi_analytics.reading.routes.RouteStats`)."""
+    head = f"{'requests':>9} {'4xx':>6} {'5xx':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}"
+    lines = [f"{_cell('Endpoints', _WIDTH + 2)}{head}"]
+    if not routes:
+        return [*lines, "  (none)"]
+    lines += [
+        f"  {_cell(row.route, _WIDTH)}{row.requests:>9,} {row.client_errors:>6,} "
+        f"{row.errors:>6,} {row.p50:>8.1f} {row.p95:>8.1f} {row.p99:>8.1f}"
+        for row in routes
+    ]
+    return lines
+
+
+def _change(now: int, before: int | None) -> str:
+    if before is None:
+        return "—"
+    if before == 0:
+        return "new" if now else "="
+    percent = 100 * (now - before) / before
+    return f"{'▲' if percent > 0 else '▼' if percent < 0 else '='} {percent:+.0f}%"
 
 
 def render(snapshot: Snapshot, where: str) -> str:
     """The report as text; ``where`` names the server (without its password)."""
-    span = snapshot.last if snapshot.days == 1 else f"{snapshot.first or '-'} to {snapshot.last}"
+    span = (
+        snapshot.last
+        if snapshot.first == snapshot.last and snapshot.days is not None
+        else f"{snapshot.first or '-'} to {snapshot.last}"
+    )
     lines = [
-        f"wsgi_analytics report: {snapshot.label} ({span}, UTC), prefix {snapshot.prefix!r}, "
-        f"{where}",
+        f"wsgi_analytics report: {snapshot.label} ({span}, {snapshot.zone}), prefix "
+        f"{snapshot.prefix!r}, {where}",
+    ]
+    if snapshot.clipped:
+        lines.append(f"  (cut at the retention: the days before {snapshot.first} have expired)")
+    if snapshot.where is not None:
+        dimension, member = snapshot.where
+        lines.append(f"  filtered: {TITLES.get(dimension, dimension)} = {terminal_safe(member)}")
+    uniques = "—" if snapshot.uniques is None else f"{snapshot.uniques:,}"
+    lines += [
         "",
         f"  page views  {snapshot.page_views:>10,}",
-        f"  uniques     {snapshot.uniques:>10,}  (approximate)",
+        f"  uniques     {uniques:>10}  (approximate)"
+        if snapshot.uniques is not None
+        else f"  uniques     {uniques:>10}  (not counted per filter)",
     ]
+    previous = snapshot.previous
+    if previous is not None:
+        before = "—" if previous.uniques is None else f"{previous.uniques:,}"
+        now_uniques = snapshot.uniques
+        lines += [
+            "",
+            f"  previous period ({previous.first} to {previous.last}):",
+            f"  page views  {previous.page_views:>10,}  "
+            f"{_change(snapshot.page_views, previous.page_views)}",
+            f"  uniques     {before:>10}  "
+            + (_change(now_uniques, previous.uniques) if now_uniques is not None else "—"),
+        ]
+    if snapshot.live is not None:
+        lines += ["", f"  visitors now {snapshot.live:>9,}"]
     for name, table in snapshot.tables.items():
-        lines += ["", *_table(name, table)]
+        if name not in ROUTE_TABLES:
+            lines += ["", *_table(name, table)]
+    if snapshot.routes or "routes" in snapshot.tables:
+        lines += ["", *_endpoints(snapshot.routes)]
     return "\n".join(lines) + "\n"

@@ -27,6 +27,7 @@ serves it::
                   "error_bound": 30,   # only when the rows are not exact: each count may be
                                        # this much too low (the day keys were at their cap)
                   "rows": [{"member": "/", "count": 500, "share": 0.4052}, ...]},
+        "countries": {..., "rows": [{"member": "FR", "name": "France", ...}]},  # names added
         "referrers": {...}, "browsers": {...}, ...
       },
       "routes": [{"route": "GET /items/{item_id}", "requests": 40, "client_errors": 2,
@@ -41,6 +42,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+from .countries import country_name
 
 __all__ = ["SCHEMA", "Previous", "Series", "Snapshot", "Table"]
 
@@ -158,6 +161,15 @@ class Snapshot:
             "previous": None if self.previous is None else self.previous.to_json(),
             "live": self.live,
             "series": self.series.to_json(),
-            "dimensions": {name: table.to_json() for name, table in self.tables.items()},
+            "dimensions": {name: _table_json(name, table) for name, table in self.tables.items()},
             "routes": [route.to_json() for route in self.routes],
         }
+
+
+def _table_json(name: str, table: Table) -> dict[str, Any]:
+    document = table.to_json()
+    if name == "countries":
+        # The code is the member; its name is there for readers (null for "(unknown)").
+        for row in document["rows"]:
+            row["name"] = country_name(row["member"])
+    return document

@@ -22,7 +22,15 @@ from types import TracebackType
 from typing import Any
 
 from .. import connection
-from ..keys import DIMENSIONS, Keys, check_dimension
+from ..keys import (
+    DIMENSIONS,
+    PAIR_DIMENSIONS,
+    PAIR_FILTERS,
+    Keys,
+    check_dimension,
+    pair_member,
+    split_pair,
+)
 from ..request.clock import SiteClock
 from .bounded import Call, Command, PairRead, Step, TableRead, run
 from .ranges import Span, day_number, resolve
@@ -32,19 +40,8 @@ __all__ = ["FILTERS", "PAGE_VIEW_DIMENSIONS", "Series", "Snapshot", "Stats", "Ta
 
 # The dimensions a read can be filtered by (``where``), and the page-view dimensions a filtered
 # read can show: the drill-down pairs the recorder counts (`wsgi_analytics.keys`).
-FILTERS = ("paths", "sources", "countries")
-PAGE_VIEW_DIMENSIONS = (
-    "paths",
-    "referrers",
-    "sources",
-    "channels",
-    "utm_medium",
-    "utm_campaign",
-    "browsers",
-    "platforms",
-    "devices",
-    "countries",
-)
+FILTERS = PAIR_FILTERS
+PAGE_VIEW_DIMENSIONS = PAIR_DIMENSIONS
 _TIMELINE = "timeline"
 _LIVE_MAX = 30
 # Filtered reads of past days, remembered in this process (they hardly change): how long, and
@@ -124,10 +121,7 @@ class Stats:
     def clock(self) -> SiteClock:
         """The site's clock: the zone stored under the prefix, read once; UTC when none is."""
         if self._clock is None:
-            zone = None
-            meta = getattr(self.keys, "meta", None)  # the recorder's settings hash
-            if meta is not None:
-                zone = self.client.hget(meta(), "timezone")
+            zone = self.client.hget(self.keys.meta(), "timezone")
             try:
                 self._clock = SiteClock(_text(zone) if zone else "UTC")
             except ValueError:
@@ -457,10 +451,7 @@ class Stats:
         return self._daily_rows(span, step.result)
 
     def _live_step(self, minutes: int) -> Command:
-        live_range = getattr(self.keys, "live_range", None)
-        if live_range is None:
-            return _Number("PING")
-        return _Number("PFCOUNT", *live_range(minutes), cost=16 * minutes)
+        return _Number("PFCOUNT", *self.keys.live_range(minutes, _now()), cost=16 * minutes)
 
     def _first_recorded(self, last: int) -> int:
         """The first day with a page view (one member a day in the ``days`` key, ordered by
@@ -493,7 +484,7 @@ class Stats:
 
     def _pair_keys(self, span: Span, filter_: tuple[str, str]) -> list[tuple[int | None, str]]:
         dimension, member = filter_
-        pairs = self.keys.pairs  # type: ignore[attr-defined,unused-ignore]
+        pairs = self.keys.pairs
         if span.all_time:
             return [(None, pairs(dimension, None, member))]
         return [(day, pairs(dimension, day, member)) for day in span.day_numbers()]
@@ -510,8 +501,6 @@ class Stats:
         """Top tables of ``names`` among the page views of one member, and with ``hourly`` the
         ``timeline`` of one day as a table: from the pair keys of each day, a day already read
         in the last minute remembered here (past days hardly change; today is always read)."""
-        from ..keys import pair_member, split_pair  # type: ignore[attr-defined,unused-ignore]
-
         dimension, member = filter_
         needle = pair_member(member, "", "")
         found: dict[str, int] = {}
@@ -567,7 +556,10 @@ class Stats:
     # -- routes -------------------------------------------------------------------------------
 
     def _routes(self, span: Span, limit: int) -> list[Any]:
-        from .routes import route_rows  # type: ignore[import-not-found,unused-ignore]
+        try:
+            from .routes import route_rows  # type: ignore[import-not-found,unused-ignore]
+        except ImportError:  # the route rows land with the routes dimension
+            return []
 
         top = self._table_step("routes", span, limit)
         run(self.client, [top])
@@ -646,6 +638,11 @@ class Stats:
 
     def __repr__(self) -> str:
         return f"<Stats prefix={self.prefix!r}>"
+
+
+def _now() -> float:
+    """The time `Stats.live` counts back from (a seam for tests)."""
+    return time.time()
 
 
 def _pairs_of(reply: Any) -> list[tuple[Any, Any]]:
