@@ -18,7 +18,15 @@ from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-__all__ = ["MAX_HEADER", "MAX_PATH", "MAX_QUERY", "Facts", "from_environ", "from_scope"]
+__all__ = [
+    "MAX_HEADER",
+    "MAX_PATH",
+    "MAX_QUERY",
+    "Facts",
+    "from_environ",
+    "from_scope",
+    "valid_text",
+]
 
 MAX_PATH = 512
 # Longer values are truncated, not rejected: a 64 KB User-Agent is an attack or a bug, and the
@@ -53,6 +61,20 @@ class Facts(NamedTuple):
     country: str = ""  # the configured country header's raw value (`from_environ`)
 
 
+def valid_text(text: str) -> str:
+    """``text`` with each lone surrogate replaced by U+FFFD: Redis takes UTF-8, and a lone
+    surrogate (``"abc\ud800"``, as JSON's ``\ud800`` escape decodes) has none. Costs a scan
+    of non-ASCII text only."""
+    if text.isascii():
+        return text
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        # UTF-16 with "surrogatepass" rejoins split pairs and marks only the lone halves.
+        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return text
+
+
 def _wsgi_text(value: object, cap: int) -> str:
     if not isinstance(value, str):
         return ""
@@ -61,8 +83,9 @@ def _wsgi_text(value: object, cap: int) -> str:
     try:
         raw = value.encode("latin-1")
     except UnicodeEncodeError:
-        # A server that already decoded as UTF-8 (against PEP 3333): keep its text.
-        return value[:cap]
+        # A server that already decoded (against PEP 3333), maybe with surrogateescape:
+        # keep its text, made encodable.
+        return valid_text(value[:cap])
     return raw.decode("utf-8", "replace")[:cap]
 
 
@@ -227,7 +250,7 @@ def from_scope(scope: Mapping[str, Any], country_header: bytes | None = None) ->
         Facts,
         (
             method.upper()[:16] if isinstance(method, str) else "",
-            full[:MAX_PATH],
+            valid_text(full[:MAX_PATH]),  # a server's own text: may hold lone surrogates
             get("host", ""),
             get("referrer", ""),
             get("user_agent", ""),
