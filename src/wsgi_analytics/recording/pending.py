@@ -2,15 +2,17 @@
 
 Keyed by member, not by request, so while Redis is down this grows with the number of distinct
 members: a million requests to ten pages hold ten entries per dimension. ``max_pending`` bounds
-it; what does not fit is dropped, counted in ``dropped`` and logged.
+the entries and `MAX_BYTES` their memory (members of 512 four-byte characters are 2 KB each);
+what does not fit is dropped, counted in ``dropped`` and logged.
 """
 
 from __future__ import annotations
 
 import itertools
 import secrets
+import sys
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from .._log import logger, warn_limited
@@ -18,16 +20,63 @@ from ..request.agents import Agent
 from ..request.identity import client_identity
 from .rules import Event, by_request, by_shape, page_view
 
-__all__ = ["Pending"]
+__all__ = ["MAX_BYTES", "MAX_VISITOR_BYTES", "Pending", "queued_bytes"]
 
 Entry = tuple[str, int, str]  # (dimension, day number, member)
+
+# Memory bounds, estimated from the members' sizes (``sys.getsizeof``) plus what tracemalloc
+# measures around them: an entry's key tuple, day and count and its dict slot cost ~150 bytes,
+# a visitor's set slot ~40 (both rounded up for the tables' growth steps).
+MAX_BYTES = 48 << 20
+MAX_VISITOR_BYTES = 24 << 20
+_ENTRY_BYTES = 160
+_VISITOR_BYTES = 64
+# A queued request (see `queued_bytes`): the Event and Facts tuples, the hour, the method and
+# peer strings and the string headers measure ~760 bytes with tracemalloc; its header texts are
+# counted at 4 bytes a character, the most CPython spends on one (an ASCII header costs 1, so
+# the estimate is pessimistic for ordinary traffic, exact for the worst).
+_EVENT_BYTES = 800
+_TRACKED_BYTES = 300
+
+
+def queued_bytes(item: Any) -> int:
+    """The memory a queued item holds, estimated in O(1) from its capped strings.
+
+    `Recorder.record` inlines the same sum on the request path; both must agree, or the
+    queue's byte count drifts (a test drains a queue and checks it returns to zero).
+    """
+    if type(item) is Event:
+        facts = item.facts
+        return (
+            len(facts.path)
+            + len(facts.host)
+            + len(facts.referrer)
+            + len(facts.user_agent)
+            + len(facts.forwarded_for)
+            + len(facts.ch_platform)
+            + len(facts.ch_mobile)
+        ) * 4 + _EVENT_BYTES
+    return len(item[2]) * 4 + _TRACKED_BYTES
 
 
 class Pending:
     """Aggregated, unwritten counts. Not thread-safe: the recorder's flush lock guards it."""
 
-    def __init__(self, max_pending: int) -> None:
+    def __init__(
+        self,
+        max_pending: int,
+        max_bytes: int = MAX_BYTES,
+        max_visitor_bytes: int = MAX_VISITOR_BYTES,
+    ) -> None:
         self.max_pending = max_pending
+        self.max_bytes = max_bytes
+        self.max_visitor_bytes = max_visitor_bytes
+        self.bytes = 0  # estimated memory of `counts` and the chunk in flight
+        self._inflight_bytes = 0
+        self.visitor_bytes = 0
+        # Bytes of the queued items drained so far: the recorder compares it with the bytes
+        # it queued (two counters with one writer each: no lost updates between threads).
+        self.drained_bytes = 0
         self.counts: dict[Entry, int] = {}
         # A chunk being written, with its batch id: until Redis has answered for it, it is
         # retried as it was, never merged with newer counts, so that Redis can tell a retry of
@@ -56,10 +105,13 @@ class Pending:
         seen: dict[int, set[tuple[str | None, str, int, str]]] = {}
         popleft = queue.popleft
         left = len(queue) if limit is None else limit
+        drained = 0
+        room = self.max_visitor_bytes - self.visitor_bytes
         while queue and left > 0:
             left -= 1
             item = popleft()
             try:
+                drained += queued_bytes(item)
                 if type(item) is not Event:
                     add(*item)
                     continue
@@ -84,15 +136,26 @@ class Pending:
                         add(dimension, day, member, 1)
                     else:
                         counts[entry] = found + 1
-                if slot[2]:
+                if slot[2] and room > 0:
                     distinct = seen.get(day)
                     if distinct is None:
                         distinct = seen[day] = set()
-                    distinct.add(
-                        (facts.client, facts.forwarded_for, item.trusted_proxies, facts.user_agent)
+                    client = (
+                        facts.client,
+                        facts.forwarded_for,
+                        item.trusted_proxies,
+                        facts.user_agent,
                     )
+                    if client not in distinct:
+                        # Held until the loop ends, with the strings it refers to: bounded
+                        # like the visitors it becomes (beyond it they would be dropped).
+                        distinct.add(client)
+                        room -= _VISITOR_BYTES + 4 * (
+                            len(facts.forwarded_for) + len(facts.user_agent)
+                        )
             except Exception:
                 logger.exception("wsgi_analytics: could not count a request; skipped")
+        self.drained_bytes += drained
         for (agent, hour, *_), (event, amount, _) in shapes.items():
             for dimension, member in by_shape(event, agent):
                 add(dimension, hour // 24, member, amount)
@@ -103,7 +166,14 @@ class Pending:
                     break
                 # Hashed with the day's salt when written; no address ever reaches Redis.
                 who = client_identity(peer, forwarded_for, proxies)
-                visitors.add(f"{who or '-'}\n{user_agent}")
+                visitor = f"{who or '-'}\n{user_agent}"
+                if visitor in visitors:
+                    continue
+                size = sys.getsizeof(visitor) + _VISITOR_BYTES
+                if self.visitor_bytes + size > self.max_visitor_bytes:
+                    break
+                visitors.add(visitor)
+                self.visitor_bytes += size
 
     def add(self, dimension: str, day: int, member: str, amount: int) -> None:
         counts = self.counts
@@ -111,16 +181,24 @@ class Pending:
         if entry in counts:
             counts[entry] += amount
         elif self.inflight is not None and entry in self.inflight[1]:
-            counts[entry] = amount  # held already, in the chunk in flight: not a new member
-            self._overlap += 1
-        elif len(self) < self.max_pending:
+            # Held already, in the chunk in flight: not a new member (and at most one chunk
+            # of them, so its bytes may pass the bound a little).
             counts[entry] = amount
+            self._overlap += 1
+            self.bytes += _ENTRY_BYTES + sys.getsizeof(member)
         else:
+            size = _ENTRY_BYTES + sys.getsizeof(member)
+            if len(self) < self.max_pending and self.bytes + size <= self.max_bytes:
+                counts[entry] = amount
+                self.bytes += size
+                return
             self.dropped += amount
             warn_limited(
                 "pending",
-                "wsgi_analytics: %d distinct members pending (max_pending); dropping new ones",
+                "wsgi_analytics: %d distinct members (%.0f MB) pending, the most max_pending "
+                "and the memory bound allow; dropping new ones",
                 len(counts),
+                self.bytes / 1e6,
             )
 
     def take(self, size: int) -> tuple[str, dict[Entry, int]]:
@@ -130,11 +208,38 @@ class Pending:
             for entry in chunk:
                 del self.counts[entry]
             self.inflight = (secrets.token_hex(8), chunk)
+            self._inflight_bytes = sum(_ENTRY_BYTES + sys.getsizeof(m) for _, _, m in chunk)
         return self.inflight
 
     def done(self) -> None:
+        """The chunk in flight is written (or given up): its memory is free."""
         self.inflight = None
         self._overlap = 0
+        self.bytes -= self._inflight_bytes
+        self._inflight_bytes = 0
+
+    def settle(self, entries: Iterable[Entry]) -> None:
+        """Take ``entries`` out of the chunk in flight: Redis applied them, or never will.
+
+        When only part of a chunk failed, the rest is retried without what is settled: a
+        retry much later (past the batch markers' lifetime) must not apply those twice.
+        """
+        if self.inflight is None:
+            return
+        chunk = self.inflight[1]
+        for entry in entries:
+            if chunk.pop(entry, None) is None:
+                continue
+            size = _ENTRY_BYTES + sys.getsizeof(entry[2])
+            self._inflight_bytes -= size
+            self.bytes -= size
+            if entry in self.counts:
+                self._overlap -= 1
+
+    def written_visitors(self) -> None:
+        """The visitors are in Redis: forget them."""
+        self.visitors.clear()
+        self.visitor_bytes = 0
 
     def held(self, entry: Entry) -> int:
         """How much of ``entry`` is not yet in Redis."""
@@ -142,14 +247,17 @@ class Pending:
         return self.counts.get(entry, 0) + flying
 
     def total(self) -> int:
-        flying = sum(self.inflight[1].values()) if self.inflight else 0
-        return sum(self.counts.values()) + flying
+        """Counts held. Safe from any thread: ``list()`` copies a dict's values in one step."""
+        inflight = self.inflight
+        flying = sum(list(inflight[1].values())) if inflight else 0
+        return sum(list(self.counts.values())) + flying
 
     def clear(self) -> None:
         self.counts.clear()
         self.inflight = None
         self._overlap = 0
         self.visitors.clear()
+        self.bytes = self._inflight_bytes = self.visitor_bytes = 0
 
     def __len__(self) -> int:
         """Distinct entries held, in flight included: what ``max_pending`` bounds."""

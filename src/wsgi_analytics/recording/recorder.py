@@ -23,16 +23,21 @@ from .. import connection
 from .._log import logger, warn_limited
 from ..keys import Keys, check_dimension
 from ..request.agents import Agent, default_classifier
-from ..request.facts import Facts
-from .pending import Pending
+from ..request.facts import Facts, valid_text
+from .pending import _EVENT_BYTES, Pending, queued_bytes
 from .rules import MAX_MEMBER, Event
-from .writer import Writer
+from .writer import Writer, not_now
 
 __all__ = ["Recorder"]
 
-# Failures that mean "Redis is not there right now": keep the counts and try again later.
-_TRANSIENT = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError, OSError)
 _MAX_BACKOFF = 30.0
+# While counts are held (Redis down or refusing) or dropped, one line says so this often, with
+# the numbers: the rate-limited warnings alone would show only the first minute.
+_SUMMARY_EVERY = 60.0
+# The queue of finished requests, estimated the way `pending.queued_bytes` does: 64 MB is ~50k
+# ordinary requests (the estimate is pessimistic for them) or ~4k with every header full of
+# four-byte characters.
+MAX_QUEUE_BYTES = 48 << 20
 _live: weakref.WeakSet[Recorder] = weakref.WeakSet()
 
 
@@ -74,9 +79,9 @@ class Recorder:
             client if client is not None else connection.connect(redis_url)
         )
         self._classify = classifier or default_classifier()
-        # A burst larger than this wakes the flusher early; a queue this deep (~0.7 KB a queued
-        # request, so ~140 MB) means the flusher is starved, and requests beyond it are dropped
-        # and counted rather than held without bound.
+        # A burst larger than this wakes the flusher early; a queue this deep (or this big:
+        # MAX_QUEUE_BYTES) means the flusher is starved or stuck on a stalled Redis, and
+        # requests beyond it are dropped and counted rather than held without bound.
         self._flush_at = 20_000
         # Requests drained per write: each adds at most two distinct entries of its own (path,
         # referrer), so a slice cannot overfill max_pending while Redis answers.
@@ -101,6 +106,13 @@ class Recorder:
         self._stopping = False
         self._dropped = 0
         self.failures = 0
+        # Bytes queued (added by request threads) and drained (by the flusher, copied from
+        # `Pending.drained_bytes`): one writer each, so their difference is the queue's size.
+        self._queued_bytes = 0
+        self._drained_bytes = 0
+        self._held_since: float | None = None
+        self._reported_at = time.monotonic()
+        self._reported_dropped = 0
 
     # -- the request path ------------------------------------------------------------------
 
@@ -110,12 +122,36 @@ class Recorder:
         """Queue one finished request. Never blocks, never raises on Redis trouble."""
         queue = self._queue
         depth = len(queue)
-        if depth >= self._flush_at:
-            if depth >= self._max_queue:
+        # `pending.queued_bytes`, inline (the request path): capped lengths, so O(1).
+        queued = (
+            self._queued_bytes
+            + _EVENT_BYTES
+            + 4
+            * (
+                len(facts.path)
+                + len(facts.host)
+                + len(facts.referrer)
+                + len(facts.user_agent)
+                + len(facts.forwarded_for)
+                + len(facts.ch_platform)
+                + len(facts.ch_mobile)
+            )
+        )
+        if depth >= self._flush_at or queued - self._drained_bytes > MAX_QUEUE_BYTES:
+            if depth >= self._max_queue or queued - self._drained_bytes > MAX_QUEUE_BYTES:
                 self._dropped += 1
-                warn_limited("queue", "wsgi_analytics: flusher is behind; dropping requests")
+                warn_limited(
+                    "queue",
+                    "wsgi_analytics: flusher is behind (%d requests, ~%.0f MB queued); "
+                    "dropping requests",
+                    depth,
+                    (queued - self._drained_bytes) / 1e6,
+                )
+                self._wake.set()
                 return
             self._wake.set()
+        # Counted before it is queued, so the flusher never drains what is not counted yet.
+        self._queued_bytes = queued
         queue.append(Event(int(time.time() // 3600), facts, status, throttled, trusted_proxies))
         if self._thread is None:
             self._start()
@@ -125,8 +161,11 @@ class Recorder:
         check_dimension(dimension)
         if not isinstance(amount, int) or amount < 1:
             raise ValueError("amount must be a positive integer")
-        member = str(member)[:MAX_MEMBER]
-        self._queue.append((dimension, int(time.time() // 86400), member, amount))
+        # A lone surrogate (Flask's get_json() returns "\ud800" as is) cannot be sent to Redis.
+        member = valid_text(str(member)[:MAX_MEMBER])
+        item = (dimension, int(time.time() // 86400), member, amount)
+        self._queued_bytes += queued_bytes(item)
+        self._queue.append(item)
         if self._thread is None:
             self._start()
 
@@ -144,14 +183,22 @@ class Recorder:
             # error raised once the queue is empty.
             failure: Exception | None = None
             left = len(self._queue)  # what was recorded so far; later requests wait their turn
+            pending = self._pending
             while True:
                 part = min(left, self._slice)
-                self._pending.drain(self._queue, self._classify, part)
+                pending.drain(self._queue, self._classify, part)
+                self._drained_bytes = pending.drained_bytes
+                if self._queued_bytes < self._drained_bytes:
+                    # Request threads racing on `+=` can lose an update (rarely): never let
+                    # the estimate drift below what was drained.
+                    self._queued_bytes = self._drained_bytes
                 left -= part
                 if failure is None:
                     try:
-                        self._writer.write(self._pending)
-                    except _TRANSIENT as error:
+                        self._writer.write(pending)
+                    except Exception as error:
+                        if not not_now(error):
+                            raise
                         failure = error
                 if left <= 0:
                     break
@@ -169,16 +216,22 @@ class Recorder:
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=self.flush_interval + 10.0)
         try:
-            self.flush()
-            self._writer.trim_remaining()
-        except Exception as error:  # a shutdown must not fail because Redis did
-            visitors = sum(len(day) for day in self._pending.visitors.values())
-            logger.error(
-                "wsgi_analytics: final flush failed, %d counts and %d visitors lost: %s",
-                self._pending.total(),
-                visitors,
-                error,
-            )
+            try:
+                self.flush()
+            except Exception as error:  # a shutdown must not fail because Redis did
+                visitors = sum(len(day) for day in self._pending.visitors.values())
+                logger.error(
+                    "wsgi_analytics: final flush failed, %d counts and %d visitors lost: %s",
+                    self._pending.total(),
+                    visitors,
+                    error,
+                )
+                return
+            try:
+                self._writer.trim_remaining()
+            except Exception as error:
+                # Nothing is lost: a later flush of any process trims the keys.
+                logger.info("wsgi_analytics: keys left untrimmed at shutdown: %s", error)
         finally:
             _live.discard(self)
             if self._owns_client:
@@ -201,26 +254,76 @@ class Recorder:
             self._wake.clear()
             if self._stopping:
                 return
+            failure: Exception | None = None
             try:
                 self.flush()
-            except _TRANSIENT as error:
+            except Exception as error:
+                if not not_now(error):
+                    logger.exception("wsgi_analytics: flush failed")
+                    delay = self.flush_interval
+                    continue
+                failure = error
                 self.failures += 1
                 delay = min(self.flush_interval * 2**self.failures, _MAX_BACKOFF)
-                warn_limited(
-                    "flush",
-                    "wsgi_analytics: Redis unreachable, %d counts pending, retry in %.0fs: %s",
-                    self._pending.total(),
-                    delay,
-                    error,
-                )
-            except Exception:
-                logger.exception("wsgi_analytics: flush failed")
-                delay = self.flush_interval
             else:
-                if self.failures:
-                    logger.warning("wsgi_analytics: Redis is back, pending counts written")
                 self.failures = 0
                 delay = self.flush_interval
+            self._summarise(failure, delay)
+
+    def _summarise(self, failure: Exception | None, delay: float) -> None:
+        """Say, at once and then once a minute, that counts are held or dropped, with numbers."""
+        now = time.monotonic()
+        dropped = self.dropped
+        since = dropped - self._reported_dropped
+        if failure is None:
+            if self._held_since is not None:
+                logger.warning(
+                    "wsgi_analytics: Redis is back after %.0f s, pending counts written "
+                    "(%d counts dropped meanwhile, %d in all)",
+                    now - self._held_since,
+                    since,
+                    dropped,
+                )
+                self._held_since = None
+            elif since and now - self._reported_at >= _SUMMARY_EVERY:
+                logger.warning(
+                    "wsgi_analytics: %d counts dropped in the last %.0f s (%d in all): the "
+                    "queue or the pending buffer was full, or Redis refused them",
+                    since,
+                    now - self._reported_at,
+                    dropped,
+                )
+            else:
+                return
+        else:
+            if self._held_since is None:
+                self._held_since = now
+            elif now - self._reported_at < _SUMMARY_EVERY:
+                return
+            pending = self._pending
+            logger.warning(
+                "wsgi_analytics: Redis %s for %.0f s (%s: %s); holding %d counts of %d "
+                "members and %d visitors (~%.1f MB), retry in %.0f s; %d counts dropped "
+                "since the last report, %d in all",
+                "refusing writes" if isinstance(failure, redis.ResponseError) else "unreachable",
+                now - self._held_since,
+                type(failure).__name__,
+                failure,
+                pending.total(),
+                len(pending),
+                sum(len(day) for day in pending.visitors.values()),
+                (pending.bytes + pending.visitor_bytes) / 1e6,
+                delay,
+                since,
+                dropped,
+            )
+        self._reported_at = now
+        self._reported_dropped = dropped
+
+    @property
+    def pending(self) -> int:
+        """Counts aggregated and not yet written (while Redis is down or refusing, say)."""
+        return self._pending.total()
 
     @property
     def dropped(self) -> int:

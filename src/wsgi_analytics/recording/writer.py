@@ -14,6 +14,7 @@ Redis runs the same ``ZINCRBY`` as before.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import time
 from typing import Any
@@ -21,29 +22,35 @@ from typing import Any
 import redis
 
 from .. import connection
-from .._log import warn_limited
+from .._log import logger, warn_limited
 from ..keys import Keys
-from .pending import Pending
+from .pending import Entry, Pending
 
-__all__ = ["Writer"]
+__all__ = ["Writer", "not_now"]
 
 _CHUNK = 4096  # pending entries per pipeline, so a long outage drains in bounded batches
 # KEYS: the sorted sets of one dimension and day (one slot), then this batch's marker key;
 # ARGV: the marker's lifetime, then member, amount, member, ... A batch is applied once: a retry
 # of a pipeline whose reply was lost (Redis stalled past the socket timeout, a connection cut
-# after the send) finds its marker and does nothing. pcall: a key of the wrong type fails
-# alone, as a separate command would, and is reported.
+# after the send) finds its marker and does nothing. The marker is the script's first write:
+# a server that refuses writes (OOM under noeviction, READONLY, MISCONF) refuses it, and the
+# script fails having applied nothing; once it is written Redis lets the rest of the script
+# write too (a script is atomic). pcall: a key of the wrong type fails alone, as a separate
+# command would; the reply is then {amount lost, error} instead of the number of members.
 INCREMENT = """
 local marker = KEYS[#KEYS]
 if not redis.call('SET', marker, '1', 'NX', 'EX', ARGV[1]) then return 0 end
-local failed
+local failed, lost = nil, 0
 for i = 2, #ARGV, 2 do
   for k = 1, #KEYS - 1 do
     local reply = redis.pcall('ZINCRBY', KEYS[k], ARGV[i + 1], ARGV[i])
-    if type(reply) == 'table' and reply.err then failed = reply.err end
+    if type(reply) == 'table' and reply.err then
+      failed = reply.err
+      lost = lost + tonumber(ARGV[i + 1])
+    end
   end
 end
-if failed then return redis.error_reply(failed) end
+if failed then return {lost, failed} end
 return (#ARGV - 1) / 2
 """
 # How long a batch's marker outlives it: a retry later than this (a partition that heals after
@@ -54,6 +61,37 @@ _MAX_TRACKED = 10_000  # keys whose untrimmed writes are tracked; beyond it all 
 # Expiries are queued once per key, then again after this many seconds: a Redis that restarted
 # without its data gets them back on the keys it recreates.
 _EXPIRY_REFRESH = 60.0
+# Error replies that mean "not now" rather than "never": out of memory under noeviction (OOM),
+# a replica since a failover (READONLY), a long script running (BUSY), a restart loading its
+# data (LOADING), a replica cut off from its primary (MASTERDOWN), writes stopped after a failed
+# save (MISCONF), too few replicas (NOREPLICAS), a cluster in flux (CLUSTERDOWN, TRYAGAIN), a
+# permission or login missing until someone fixes it (NOPERM, NOAUTH). The command that got
+# one applied nothing, so the counts stay pending and are retried like an outage. Older
+# servers wrap a script's error ("ERR Error running script ...: -OOM ..."): hence the search.
+_NOT_NOW = re.compile(
+    r"(?:^|\s-)(?:OOM|READONLY|BUSY|LOADING|MASTERDOWN|MISCONF|NOREPLICAS|CLUSTERDOWN|TRYAGAIN"
+    r"|NOSCRIPT|NOPERM|NOAUTH)\b"
+)
+
+
+def not_now(error: BaseException) -> bool:
+    """Whether counts that met ``error`` stay pending: Redis unreachable, slow, or refusing
+    for now (see `_NOT_NOW`). Anything else is permanent for the command that got it."""
+    if isinstance(error, (redis.ConnectionError, redis.TimeoutError, OSError)):
+        return True
+    if isinstance(error, redis.ResponseError):
+        # redis-py moves a known code into ``status_code`` and out of the message.
+        code = getattr(error, "status_code", None)
+        return _NOT_NOW.search(f"{code} {error}" if code else str(error)) is not None
+    return False
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class Writer:
@@ -76,44 +114,126 @@ class Writer:
         self._expiring_since = time.monotonic()
 
     def write(self, pending: Pending) -> None:
-        """Write everything pending; raises on connection errors, leaving the rest pending."""
+        """Write everything pending. Raises when Redis cannot be reached or refuses for now
+        (`not_now`), leaving the counts pending; a permanent refusal drops what it concerns,
+        counted in ``pending.dropped`` and logged, so that it never blocks the rest."""
         while len(pending):
             batch, chunk = pending.take(_CHUNK)
+            groups: dict[tuple[str, int], list[Entry]] = {}
+            unwritable: list[Entry] = []
+            for entry in chunk:
+                # Repaired where text comes in (facts, track); a member that still cannot be
+                # encoded would fail its whole pipeline on every retry.
+                if not entry[2].isascii() and not _encodable(entry[2]):
+                    unwritable.append(entry)
+                    continue
+                place = (entry[0], entry[1])
+                group = groups.get(place)
+                if group is None:
+                    group = groups[place] = []
+                group.append(entry)
+            if unwritable:
+                self._drop(pending, unwritable, "cannot be encoded as UTF-8")
             pipe = self.client.pipeline(transaction=False)
+            # What each command of the pipeline stands for, to read its reply.
+            sent: list[tuple[str, Any]] = []
             written: dict[str, int] = {}
             days: dict[str, int] = {}
-            batches: dict[tuple[str, int], list[Any]] = {}
-            for (dimension, day, member), amount in chunk.items():
-                members = batches.get((dimension, day))
-                if members is None:
-                    members = batches[dimension, day] = []
-                members += (member, amount)
-            for (dimension, day), members in batches.items():
-                keys = self.keys
+            keys = self.keys
+            for (dimension, day), entries in groups.items():
                 targets = keys.targets(dimension, day)
                 marker = keys.batch(dimension, batch, day)
+                members: list[Any] = []
+                for entry in entries:
+                    members += (entry[2], chunk[entry])
                 # EVAL, not EVALSHA: nothing to reload after a restart; Redis caches the script.
                 pipe.execute_command(
                     "EVAL", INCREMENT, len(targets) + 1, *targets, marker, DEDUP_SECONDS, *members
                 )
+                sent.append(("increment", entries))
                 if keys.trimmed(dimension):
                     for key in targets:
-                        written[key] = written.get(key, 0) + len(members) // 2
+                        written[key] = written.get(key, 0) + len(entries)
                 expiring_key = keys.expiring(dimension, day)
                 if expiring_key is not None:
                     days[expiring_key] = day
-            due = self._due_for_trim(written)
-            for key in due:
+            for key in self._due_for_trim(written):
                 # Keeps the top members: a scanner's million random URLs cannot grow a key.
                 pipe.zremrangebyrank(key, 0, -self.max_members - 1)
-            expiring = self._expire(pipe, days)
-            _execute(pipe)
-            for key in due:
-                self._untrimmed.pop(key, None)
-            self._expiring.update(expiring)
+                sent.append(("trim", key))
+            sent += [("expire", key) for key in self._expire(pipe, days)]
+            try:
+                replies = pipe.execute(raise_on_error=False) if sent else []
+            except (UnicodeError, redis.DataError) as error:
+                # Nothing of ours should get here (members are checked above); if something
+                # does, it would fail the same way forever.
+                self._drop(pending, list(chunk), f"could not be sent ({error})")
+                pending.done()
+                continue
+            retry = self._read_replies(pending, chunk, sent, replies)
+            if retry is not None:
+                raise retry
             pending.done()
         if pending.visitors:
             self._write_visitors(pending)
+
+    def _read_replies(
+        self,
+        pending: Pending,
+        chunk: dict[Entry, int],
+        sent: list[tuple[str, Any]],
+        replies: list[Any],
+    ) -> BaseException | None:
+        """Settle a chunk from its pipeline's replies; the error to retry on, if any."""
+        retry: BaseException | None = None
+        applied: list[Entry] = []
+        for (kind, what), reply in zip(sent, replies, strict=True):
+            failed = isinstance(reply, redis.ResponseError)
+            if kind == "increment":
+                if failed and not_now(reply):
+                    retry = retry or reply
+                    continue
+                applied += what
+                if failed:
+                    self._drop(pending, what, f"refused by Redis ({reply})")
+                elif isinstance(reply, list):  # some keys refused (WRONGTYPE): {lost, error}
+                    lost = int(reply[0])
+                    pending.dropped += lost
+                    warn_limited(
+                        "refused",
+                        "wsgi_analytics: Redis refused %d counts of %s: %s",
+                        lost,
+                        what[0][0],
+                        _text(reply[1]),
+                    )
+            elif failed and not_now(reply):
+                continue  # a trim or an expiry: queued again by a later flush
+            elif kind == "trim":
+                self._untrimmed.pop(what, None)
+            else:
+                self._expiring.add(what)
+            if failed and kind != "increment":
+                warn_limited("command", "wsgi_analytics: Redis refused a command: %s", reply)
+        if retry is not None:
+            # Written already (or never writable): a retry sends only the rest.
+            pending.settle(applied)
+        return retry
+
+    def _drop(self, pending: Pending, entries: list[Entry], why: str) -> None:
+        """Give up ``entries`` of the chunk in flight, counted in ``dropped`` and logged."""
+        chunk = pending.inflight[1] if pending.inflight else {}
+        lost = sum(chunk.get(entry, 0) for entry in entries)
+        pending.dropped += lost
+        pending.settle(entries)
+        dimension, _, member = entries[0]
+        logger.error(
+            "wsgi_analytics: %d counts of %d members dropped, e.g. %s %r: %s",
+            lost,
+            len(entries),
+            dimension,
+            member[:80],
+            why,
+        )
 
     def _due_for_trim(self, written: dict[str, int]) -> list[str]:
         """The keys to trim now, counting members written since each key's last trim (a
@@ -149,7 +269,9 @@ class Writer:
             hashed = []
             for entry in entries:
                 visitor = keyed.copy()
-                visitor.update(entry.encode())
+                # Only hashed, never stored: any stable encoding will do, and "surrogatepass"
+                # cannot fail on a lone surrogate a server left in the user agent.
+                visitor.update(entry.encode("utf-8", "surrogatepass"))
                 hashed.append(visitor.digest())
             for start in range(0, len(hashed), _CHUNK):
                 pipe.pfadd(self.keys.uniques(day), *hashed[start : start + _CHUNK])
@@ -160,9 +282,14 @@ class Writer:
             # a slot and the cluster routes the command by its first key.)
             pipe.execute_command("PFMERGE", self.keys.uniques(None), self.keys.uniques(day))
             expiring += self._expire(pipe, {self.keys.uniques(day): day})
-        _execute(pipe)
+        for reply in pipe.execute(raise_on_error=False):
+            if isinstance(reply, redis.ResponseError):
+                if not_now(reply):
+                    # PFADD and PFMERGE are idempotent: the retry sends all of them again.
+                    raise reply
+                warn_limited("command", "wsgi_analytics: Redis refused a command: %s", reply)
         self._expiring.update(expiring)
-        pending.visitors.clear()
+        pending.written_visitors()
 
     def _salt(self, day: int) -> bytes:
         """The day's shared salt: created once in Redis by whichever worker needs it first."""
@@ -174,8 +301,14 @@ class Writer:
             # hashes can no longer be linked to an address.
             pipe.set(key, secrets.token_hex(16), nx=True, exat=(day + 1) * 86400 + 3600)
             pipe.get(key)
-            stored = pipe.execute()[1]
-            salt = hashlib.blake2b(bytes(stored), digest_size=32).digest()
+            created, stored = pipe.execute(raise_on_error=False)
+            if not isinstance(stored, bytes):
+                # No salt yet, and Redis refused to store one (OOM, READONLY...): try later.
+                for reply in (created, stored):
+                    if isinstance(reply, Exception):
+                        raise reply
+                raise redis.ResponseError(f"TRYAGAIN the salt {key} vanished")
+            salt = hashlib.blake2b(stored, digest_size=32).digest()
             self._salts = {d: s for d, s in self._salts.items() if d >= day - 1}
             self._salts[day] = salt
         return salt
@@ -199,3 +332,7 @@ def _execute(pipe: Any) -> None:
     for result in pipe.execute(raise_on_error=False):
         if isinstance(result, redis.ResponseError):
             warn_limited("command", "wsgi_analytics: Redis refused a command: %s", result)
+
+
+def _text(value: object) -> str:
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
