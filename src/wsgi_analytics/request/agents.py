@@ -90,7 +90,7 @@ _HINT_PLATFORMS = {
     "chromeos": "Chrome OS",
     "linux": "Linux",
 }
-_MAX_MEMO = 20_000
+_MAX_MEMO = 20_000  # ASCII agents of at most 512 characters: about 16 MB at most
 # ua-parser families of crawlers that ua-parser does not mark as spiders and whose agents carry
 # no bot word or category (AdSense's crawler sends just its name).
 _CRAWLER_FAMILIES = frozenset({"Mediapartners-Google"})
@@ -136,6 +136,10 @@ class Classifier:
         found = self._memo.get(key)
         if found is None:
             found = self._classify(agent, ch_platform, ch_mobile)
+            if not (agent.isascii() and ch_platform.isascii()):
+                # Browsers send ASCII; memoising other text (up to 4 bytes a character)
+                # would let a scanner fill the memo with four times the memory.
+                return found
             with self._lock:
                 if len(self._memo) >= _MAX_MEMO:
                     # A scanner rotating random agents must not grow the memo without bound;

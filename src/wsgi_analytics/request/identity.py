@@ -81,7 +81,9 @@ def client_identity(
     if trusted_proxies > 0 and forwarded_for:
         entries = forwarded_for.split(",")
         if len(entries) >= trusted_proxies:
-            return normalise_address(entries[-trusted_proxies], ipv6_prefix)
+            entry = entries[-trusted_proxies]
+            # No address is written longer ("[v6%zone]:port"); junk stays out of the memo.
+            return normalise_address(entry, ipv6_prefix) if len(entry) <= 80 else None
     if peer:
         return normalise_address(peer, ipv6_prefix)
     return None
