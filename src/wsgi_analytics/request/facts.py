@@ -41,8 +41,10 @@ MAX_QUERY = 1024
 _MAX_COUNTRY = 8
 # Enough for a long proxy chain; beyond it the rightmost entries (the trusted ones) are kept.
 MAX_FORWARDED = 1024
-# Servers bound the whole header block (h11, gunicorn: tens of KB); this only bounds the decode.
-_READ_FORWARDED = 1 << 16
+# X-Forwarded-For is read from its right end, however long: our proxies append on the right,
+# so a client's long spoofed prefix must never push their entries out. A UTF-8 character takes
+# at most 4 bytes, so the last 4 KB of the raw header hold every character that can be kept.
+_READ_FORWARDED = 4 * MAX_FORWARDED
 
 
 class Facts(NamedTuple):
@@ -102,6 +104,31 @@ def _keep_right(entries: str) -> str:
     return entries[-MAX_FORWARDED:].partition(",")[2].lstrip()
 
 
+def _wsgi_forwarded(value: object) -> str:
+    if not isinstance(value, str):
+        return ""
+    if len(value) > _READ_FORWARDED:
+        # The right end, without the entry the cut went through.
+        value = value[-_READ_FORWARDED:].partition(",")[2]
+    return _keep_right(_wsgi_text(value, _READ_FORWARDED))
+
+
+def _asgi_forwarded(lines: list[bytes]) -> str:
+    # Repeated X-Forwarded-For lines form one list (RFC 9110 section 5.3); only its right end
+    # is read, so join no more lines (from the last) than that end needs.
+    kept: list[bytes] = []
+    size = 0
+    for line in reversed(lines):
+        kept.append(line)
+        size += len(line) + 1
+        if size > _READ_FORWARDED:
+            break
+    raw = b",".join(reversed(kept))
+    if len(raw) > _READ_FORWARDED:
+        raw = raw[-_READ_FORWARDED:].partition(b",")[2]
+    return _keep_right(raw.decode("utf-8", "replace"))
+
+
 # Facts built positionally, without the keyword-argument __new__ frame (hot path).
 _new_facts = tuple.__new__
 
@@ -141,7 +168,7 @@ def from_environ(environ: Mapping[str, Any], country_header: str | None = None) 
             _wsgi_text(referrer, MAX_REFERER) if referrer else "",
             _wsgi_text(get("HTTP_USER_AGENT"), MAX_HEADER),
             peer[:64] if isinstance(peer, str) and peer else None,
-            _keep_right(_wsgi_text(forwarded, _READ_FORWARDED)) if forwarded else "",
+            _wsgi_forwarded(forwarded) if forwarded else "",
             _wsgi_text(platform, 64) if platform else "",
             _wsgi_text(mobile, 8) if mobile else "",
             _wsgi_text(query, MAX_QUERY) if query else "",
@@ -178,7 +205,7 @@ def _wanted_with(country_header: bytes) -> dict[bytes, tuple[str, int]]:
 
 def _scope_headers(headers: Iterable[Any], country_header: bytes | None = None) -> dict[str, str]:
     text: dict[str, str] = {}
-    forwarded: bytes | None = None
+    forwarded: list[bytes] = []
     wanted = (_wanted_with(country_header) if country_header else _WANTED_CAPS).get
     for item in headers:
         try:
@@ -200,12 +227,11 @@ def _scope_headers(headers: Iterable[Any], country_header: bytes | None = None) 
             continue
         field, cap = spec
         if field == "forwarded_for":
-            # Repeated X-Forwarded-For lines form one list (RFC 9110 section 5.3).
-            forwarded = value if forwarded is None else forwarded + b"," + value
+            forwarded.append(value)
         elif field not in text:
             text[field] = _bytes_text(value, cap)
-    if forwarded is not None:
-        text["forwarded_for"] = _bytes_text(forwarded, _READ_FORWARDED)
+    if forwarded:
+        text["forwarded_for"] = _asgi_forwarded(forwarded)
     return text
 
 
@@ -245,7 +271,7 @@ def from_scope(scope: Mapping[str, Any], country_header: bytes | None = None) ->
         ):
             full = path[:MAX_PATH]
     get = fields.get
-    forwarded = get("forwarded_for")
+    forwarded = get("forwarded_for")  # capped from the left already
     return _new_facts(
         Facts,
         (
@@ -255,7 +281,7 @@ def from_scope(scope: Mapping[str, Any], country_header: bytes | None = None) ->
             get("referrer", ""),
             get("user_agent", ""),
             _scope_client(scope.get("client")),
-            _keep_right(forwarded) if forwarded else "",
+            forwarded or "",
             get("ch_platform", ""),
             get("ch_mobile", ""),
             _bytes_text(query, MAX_QUERY) if query and isinstance(query, bytes) else "",
