@@ -14,8 +14,8 @@ from collections.abc import Callable
 import pytest
 import redis
 
-from wsgi_analytics.facts import Facts, from_environ, from_scope
-from wsgi_analytics.identity import client_identity
+from wsgi_analytics.request.facts import Facts, from_environ, from_scope
+from wsgi_analytics.request.identity import client_identity
 
 from .servers import APPS, ServerProcess, server_process, uvicorn_argv
 
@@ -58,12 +58,8 @@ def via_asgi(lines: list[str]) -> Facts:
         pytest.param(
             [spoofed(8_000, seed) for seed in range(20)] + [CLIENT], CLIENT, id="20 long lines"
         ),
-        pytest.param(
-            ["😀" * 50_000 + ", 6.6.6.6, " + CLIENT], CLIENT, id="four-byte characters"
-        ),
-        pytest.param(
-            ["😀" * 50_000 + CLIENT], PEER, id="one long entry: no proxy's, so the peer"
-        ),
+        pytest.param(["😀" * 50_000 + ", 6.6.6.6, " + CLIENT], CLIENT, id="four-byte characters"),
+        pytest.param(["😀" * 50_000 + CLIENT], PEER, id="one long entry: no proxy's, so the peer"),
     ],
 )
 def test_the_right_end_is_kept(
@@ -77,9 +73,7 @@ def test_the_right_end_is_kept(
 def post(port: int, forwarded: str) -> int:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
-        connection.request(
-            "POST", "/comment", body=b"hi", headers={"X-Forwarded-For": forwarded}
-        )
+        connection.request("POST", "/comment", body=b"hi", headers={"X-Forwarded-For": forwarded})
         response = connection.getresponse()
         response.read()
         return response.status

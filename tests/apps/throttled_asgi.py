@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 from wsgi_analytics import ASGIAnalytics, Throttle
-from wsgi_analytics.asgi import Receive, Scope, Send
+from wsgi_analytics.adapters.asgi import Receive, Scope, Send
 
 
 async def site(scope: Scope, receive: Receive, send: Send) -> None:
