@@ -39,11 +39,16 @@ class Event(NamedTuple):
     trusted_proxies: int
 
 
-# The referrer cache is bounded and hit by every repeat visit from a source.
-@lru_cache(maxsize=4096)
 def referrer_host(referrer: str, own_host: str) -> str | None:
     """The referring site's host (lower-case, no ``www.``), ``(direct)``, or ``None`` for a
     self-referral, which is navigation inside the site and not a source of traffic."""
+    if len(referrer) + len(own_host) <= 512 and referrer.isascii():
+        return _cached_referrer_host(referrer, own_host)
+    # Not memoised: 4,096 referrers of 2,048 four-byte characters would hold 40 MB.
+    return _referrer_host(referrer, own_host)
+
+
+def _referrer_host(referrer: str, own_host: str) -> str | None:
     if not referrer:
         return DIRECT
     try:
@@ -67,6 +72,10 @@ def referrer_host(referrer: str, own_host: str) -> str | None:
     if host == own or (own.startswith("[") and host == own[1:-1]):
         return None
     return host or None
+
+
+# Bounded, and hit by every repeat visit from a source.
+_cached_referrer_host = lru_cache(maxsize=4096)(_referrer_host)
 
 
 def page_view(facts: Facts, status: int, agent: Agent) -> bool:
