@@ -49,6 +49,7 @@ def environ(number: int) -> dict[str, Any]:
         "HTTP_X_FORWARDED_FOR": WIDE * 2000 + f", 198.51.{number % 256}.{number // 256 % 256}",
         "HTTP_SEC_CH_UA_PLATFORM": WIDE * 100,
         "HTTP_SEC_CH_UA_MOBILE": WIDE * 10,
+        "QUERY_STRING": f"utm_source={tag}&q=" + WIDE * 1200,
         "REMOTE_ADDR": "192.0.2.1",
         "wsgi.url_scheme": "http",
     }

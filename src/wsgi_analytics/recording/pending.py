@@ -32,9 +32,10 @@ MAX_VISITOR_BYTES = 24 << 20
 _ENTRY_BYTES = 160
 _VISITOR_BYTES = 64
 # A queued request (see `queued_bytes`): the Event and Facts tuples, the hour, the method and
-# peer strings and the string headers measure ~760 bytes with tracemalloc; its header texts are
-# counted at 4 bytes a character, the most CPython spends on one (an ASCII header costs 1, so
-# the estimate is pessimistic for ordinary traffic, exact for the worst).
+# peer strings and the string headers measure ~760 bytes with tracemalloc; its longer texts
+# are counted at 4 bytes a character, the most CPython spends on one (an ASCII header costs 1,
+# so the estimate is pessimistic for ordinary traffic, near exact for the worst; the fields of
+# at most 8 characters, Sec-CH-UA-Mobile and the country header, are left to the constant).
 _EVENT_BYTES = 800
 _TRACKED_BYTES = 300
 
@@ -53,8 +54,8 @@ def queued_bytes(item: Any) -> int:
             + len(facts.referrer)
             + len(facts.user_agent)
             + len(facts.forwarded_for)
+            + len(facts.query)
             + len(facts.ch_platform)
-            + len(facts.ch_mobile)
         ) * 4 + _EVENT_BYTES
     return len(item[2]) * 4 + _TRACKED_BYTES
 

@@ -133,8 +133,8 @@ class Recorder:
                 + len(facts.referrer)
                 + len(facts.user_agent)
                 + len(facts.forwarded_for)
+                + len(facts.query)
                 + len(facts.ch_platform)
-                + len(facts.ch_mobile)
             )
         )
         if depth >= self._flush_at or queued - self._drained_bytes > MAX_QUEUE_BYTES:
