@@ -433,3 +433,15 @@ def test_endpoints_table(client: redis.Redis) -> None:
     assert [row["route"] for row in data["routes"]] == [row[0] for row in rows]
     assert data["routes"][2]["errors"] == 1
     assert 'id="dim-routes_4xx"' not in html  # read into the table, never shown alone
+
+
+def test_bursty_day_shows_the_hours_around_its_traffic(week: TestClient) -> None:
+    with week:
+        html = week.get(f"/?from={day(2)}&to={day(2)}").text  # 3 page views, all at 12:00
+    assert "Page views per hour" in html
+    wide = html[html.index('class="chart chart-wide"') :].split("</svg>")[0]
+    labels = re.findall(r'class="axis x"[^>]*>([^<]*)</text>', wide)
+    assert labels[0] == "10:00"  # two quiet hours before the burst, not midnight
+    assert labels[-1] <= "21:00"
+    assert wide.count('<rect class="bar"') == 1
+    assert "3 page views</title>" in wide
