@@ -384,7 +384,10 @@ def test_with_secrets_local_requests_need_them_too(
         response = tc.get("/")
         assert response.status_code == 401
         assert "Pages" not in response.text
-        assert tc.get("/api.json").status_code == 401
+        for path in ("/api.json", "/export.csv", "/live"):
+            refused = tc.get(path)
+            assert refused.status_code == 401
+            assert "content-disposition" not in refused.headers
 
 
 @pytest.mark.parametrize(
@@ -547,7 +550,7 @@ def test_links_never_carry_the_token(filled: redis.Redis) -> None:
         pytest.param("none", 200, id="typed or bookmarked"),
     ],
 )
-@pytest.mark.parametrize("path", ["/", "/api.json?days=90"])
+@pytest.mark.parametrize("path", ["/", "/api.json?days=90", "/export.csv?days=all", "/live"])
 def test_cross_site_reads_are_refused(
     filled: redis.Redis, site: str, status: int, path: str
 ) -> None:
