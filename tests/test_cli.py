@@ -97,10 +97,8 @@ def test_report_text(recorded: str, capsys: pytest.CaptureFixture[str]) -> None:
         "Bots",
         "Not found (404)",
         "Status codes",
-        "Routes",
-        "Routes answered 4xx",
-        "Routes answered 5xx",
         "Throttled (429)",
+        "Endpoints",
     ]
 
 

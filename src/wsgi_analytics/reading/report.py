@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from typing import Any
 
 from .countries import country_label
+from .routes import RouteStats
 from .snapshot import Snapshot, Table
 
 __all__ = ["ROUTE_TABLES", "TITLES", "json_text", "render", "terminal_safe"]
@@ -107,8 +107,8 @@ def _table(name: str, table: Table) -> list[str]:
     return lines
 
 
-def _endpoints(routes: list[Any]) -> list[str]:
-    """The Endpoints section: one row per route (`wsgi_analytics.reading.routes.RouteStats`)."""
+def _endpoints(routes: list[RouteStats]) -> list[str]:
+    """The Endpoints section: one row per route."""
     head = f"{'requests':>9} {'4xx':>6} {'5xx':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}"
     lines = [f"{_cell('Endpoints', _WIDTH + 2)}{head}"]
     if not routes:

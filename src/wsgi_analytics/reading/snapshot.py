@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .countries import country_name
+from .routes import RouteStats
 
 __all__ = ["SCHEMA", "Previous", "Series", "Snapshot", "Table"]
 
@@ -131,7 +132,7 @@ class Snapshot:
     clipped: bool = False
     where: tuple[str, str] | None = None
     previous: Previous | None = None
-    routes: list[Any] = field(default_factory=list)
+    routes: list[RouteStats] = field(default_factory=list)
     live: int | None = None
 
     @property
