@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Sequence
 
 import pytest
 import redis
@@ -24,7 +25,7 @@ def requests(
     client: redis.Redis,
     day: int,
     route: str,
-    durations_ms: list[float],
+    durations_ms: Sequence[float],
     client_errors: int = 0,
     errors: int = 0,
 ) -> None:
@@ -64,7 +65,8 @@ def test_routes_today(routed: Stats) -> None:
         value_ms(bucket(0.100)),
         value_ms(bucket(0.100)),
     )
-    assert close(items.p50, 10) and close(items.p95, 100)
+    assert close(items.p50, 10)
+    assert close(items.p95, 100)
     assert (login.route, login.requests, login.client_errors, login.errors) == (LOGIN, 4, 1, 0)
     assert close(login.p99, 50)
     assert isinstance(items, RouteStats)
@@ -80,7 +82,9 @@ def test_routes_over_two_days(routed: Stats) -> None:
     items = rows[0]
     assert (items.client_errors, items.errors) == (2, 1)
     # 20 values: 10 x5, 20 x3, 30 x10, 100 x2; ranks 9 (30 ms), 18 and 18 (100 ms).
-    assert close(items.p50, 30) and close(items.p95, 100) and close(items.p99, 100)
+    assert close(items.p50, 30)
+    assert close(items.p95, 100)
+    assert close(items.p99, 100)
     assert routed.routes(limit=1, days=2) == rows[:1]
     assert [row.route for row in routed.routes(days=None)] == [ITEMS, "GET /health", LOGIN]
 
