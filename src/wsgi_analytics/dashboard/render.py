@@ -9,8 +9,8 @@ and the chart adapts to the screen through the stylesheet (see `chart`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
 from html import escape
@@ -18,6 +18,7 @@ from importlib.resources import files
 from typing import Protocol
 from urllib.parse import urlencode
 
+from ..reading.countries import country_name
 from ..reading.report import TITLES
 from ..reading.snapshot import Snapshot, Table
 from .chart import charts
@@ -131,10 +132,6 @@ class RouteRow(Protocol):
     def p99(self) -> float: ...
 
 
-def _no_name(code: str) -> str | None:
-    return None
-
-
 @dataclass(frozen=True)
 class View:
     """Everything one page shows: the snapshot read for the query, and where the page is."""
@@ -142,7 +139,6 @@ class View:
     snapshot: Snapshot
     query: Query
     base: str  # the page's own path, mount-aware, ending with "/"
-    country_name: Callable[[str], str | None] = field(default=_no_name)
 
     def href(self, query: Query, page: str = "") -> str:
         """A link to ``page`` (``""`` the page itself, ``"export.csv"``...) for ``query``,
@@ -261,7 +257,7 @@ def _member_text(view: View, name: str, member: str) -> str:
     if not member:
         return '<span class="muted">(empty)</span>'
     if name == "countries":
-        country = view.country_name(member)
+        country = country_name(member)
         if country:
             return f'{escape(country)} <span class="code">{escape(member)}</span>'
     return escape(member)
