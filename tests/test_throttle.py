@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 from collections.abc import Iterator
 from typing import Any, cast
@@ -12,6 +13,7 @@ import pytest
 import redis
 
 from wsgi_analytics import _log
+from wsgi_analytics.embedded import EmbeddedServer
 from wsgi_analytics.recording.recorder import Recorder
 from wsgi_analytics.request.facts import Facts, from_environ
 from wsgi_analytics.throttle import Rule, Throttle
@@ -438,3 +440,72 @@ def test_a_bug_is_logged_not_raised(
     assert len(errors) == 1  # once, with the traceback
     assert "KeyError" in errors[0].getMessage()
     assert "Traceback" in errors[0].getMessage()
+
+
+# -- the sync gate's raw socket path: the server settings it must follow -------------------------
+
+
+def _require_password(server: EmbeddedServer, password: str) -> None:
+    # set once the server answers: the embedded server's readiness check sends no password
+    with redis.Redis(port=server.port) as admin:
+        admin.config_set("requirepass", password)
+
+
+@pytest.mark.parametrize(
+    ("server_args", "password", "url_auth", "db"),
+    [
+        pytest.param((), "", "", 0, id="plain"),
+        pytest.param((), "", "", 3, id="database 3"),
+        pytest.param((), "pw", ":pw@", 2, id="password"),
+        pytest.param(
+            ("--user", "bob", "on", ">pw2", "~*", "&*", "+@all"), "", "bob:pw2@", 0, id="acl"
+        ),
+    ],
+)
+def test_raw_path_follows_the_server_settings(
+    server_args: tuple[str, ...],
+    password: str,
+    url_auth: str,
+    db: int,
+    throttles: list[Throttle],
+) -> None:
+    with EmbeddedServer(prefer="redis-server", extra_args=server_args) as server:
+        if password:
+            _require_password(server, password)
+        url = f"redis://{url_auth}127.0.0.1:{server.port}/{db}"
+        throttle = Throttle(limit=2, window=60)
+        throttles.append(throttle)
+        gate = throttle.bind_sync(redis_url=url)
+        outcomes = [gate.check(post(), 0) for _ in range(3)]
+        assert [getattr(outcome, "status", None) for outcome in outcomes] == [None, None, 429]
+        with redis.Redis.from_url(url, decode_responses=True) as reader:
+            (key,) = throttle_keys(reader)
+            assert reader.zcard(key) == 2
+        throttle.close()
+
+
+def test_raw_path_with_a_wrong_password_fails_open(
+    throttles: list[Throttle], caplog: pytest.LogCaptureFixture
+) -> None:
+    with EmbeddedServer(prefer="redis-server") as server:
+        _require_password(server, "pw")
+        throttle = Throttle(limit=1, window=60, secret="s" * 32)  # no secret to read first
+        throttles.append(throttle)
+        gate = throttle.bind_sync(redis_url=f"redis://:wrong@127.0.0.1:{server.port}/0")
+        with caplog.at_level(logging.WARNING, logger="wsgi_analytics"):
+            assert gate.check(post(), 0) is None
+        assert "AuthenticationError" in caplog.text
+        throttle.close()
+
+
+def test_raw_path_in_a_forked_child(bind: Any, client: redis.Redis) -> None:
+    gate = bind(limit=3, window=60)
+    assert gate.check(post(), 0) is None  # the parent holds a connection now
+    pid = os.fork()
+    if pid == 0:  # the child: its own connection, never the parent's
+        code = 0 if gate.check(post(), 0) is None else 1
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert gate.check(post(), 0) is None  # the parent's connection still in step
+    check_429(gate.check(post(), 0), limit=3, window=60)

@@ -139,7 +139,7 @@ class Throttle:
         arguments are the adapter's defaults; the throttle's own settings win over them."""
         url, source = self._source(redis_url, client)
         made, owned = fastclient.sync_client(source, url, self.timeout)
-        gate = SyncGate(self._policy(prefix), self.methods, made, owned=owned)
+        gate = SyncGate(self._policy(prefix), self.methods, made, owned=owned, timeout=self.timeout)
         self._gates.add(gate)
         return gate
 

@@ -10,6 +10,9 @@ environment's URL (`wsgi_analytics.connection.resolve_url`).
 
 from __future__ import annotations
 
+import hashlib
+import os
+import socket
 from typing import Any
 
 import redis
@@ -21,7 +24,7 @@ import redis.connection
 
 from .. import connection
 
-__all__ = ["async_client", "check_async_source", "sync_client"]
+__all__ = ["RawScript", "async_client", "check_async_source", "raw_script", "sync_client"]
 
 # What identifies the server and the account; everything else (timeouts, retries, decoding,
 # redis-py internals) is ours to choose. The asyncio connection classes accept all of these.
@@ -139,3 +142,192 @@ def async_client(
         "the throttle cannot copy this Redis client's settings for asyncio; "
         "pass redis_url= to the Throttle or to ASGIAnalytics"
     )
+
+
+# -- a raw RESP2 path for the one script call of a WSGI request ----------------------------------
+
+
+class _Incomplete(Exception):
+    """The reply is not all here yet."""
+
+
+def _encode(parts: list[bytes]) -> bytes:
+    out = [b"*%d\r\n" % len(parts)]
+    out += [b"$%d\r\n%s\r\n" % (len(part), part) for part in parts]
+    return b"".join(out)
+
+
+def _parse(buffer: bytes, at: int) -> tuple[Any, int]:
+    """One RESP2 value at ``at``: the value (an error as `redis.ResponseError`) and where the
+    next one starts; `_Incomplete` if the buffer ends first."""
+    end = buffer.find(b"\r\n", at)
+    if end < 0:
+        raise _Incomplete
+    kind, line = buffer[at : at + 1], buffer[at + 1 : end]
+    at = end + 2
+    if kind == b":":
+        return int(line), at
+    if kind == b"*":
+        count = int(line)
+        if count < 0:
+            return None, at
+        items = []
+        for _ in range(count):
+            item, at = _parse(buffer, at)
+            items.append(item)
+        return items, at
+    if kind == b"$":
+        size = int(line)
+        if size < 0:
+            return None, at
+        if len(buffer) < at + size + 2:
+            raise _Incomplete
+        return buffer[at : at + size], at + size + 2
+    if kind == b"+":
+        return line.decode(), at
+    if kind == b"-":
+        return redis.ResponseError(line.decode(errors="replace")), at
+    raise redis.InvalidResponse(f"unexpected reply {bytes(buffer[:50])!r}")
+
+
+class RawScript:
+    """``EVALSHA`` of one script on plain sockets, for the sync gate's hot path.
+
+    redis-py's generic command path (connection pool, encoders, response callbacks, the RESP3
+    parser) costs more client CPU than the round trip itself on loopback; this sends one
+    pre-framed command and reads one small reply. It covers the plain TCP and Unix socket
+    servers with a password and a database; anything else (TLS, a credential provider, a
+    cluster) keeps redis-py (`raw_script` returns ``None``). Sockets are pooled (a thread takes
+    one, gives it back when the reply is read; a socket that failed mid-call is closed, never
+    reused) and dropped in a forked child.
+    """
+
+    def __init__(self, script: str, settings: dict[str, Any], timeout: float) -> None:
+        self.script = script.encode()
+        self.sha = hashlib.sha1(self.script).hexdigest().encode()  # noqa: S324 - Redis' script id
+        self.settings = settings
+        self.timeout = timeout
+        self._idle: list[socket.socket] = []
+        self._pid = os.getpid()
+        self._closed = False
+
+    def _connect(self) -> socket.socket:
+        settings, timeout = self.settings, self.timeout
+        sock: socket.socket
+        if settings.get("path"):
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(timeout)
+            try:
+                sock.connect(settings["path"])
+            except BaseException:
+                sock.close()
+                raise
+        else:
+            sock = socket.create_connection(
+                (settings.get("host") or "localhost", int(settings.get("port") or 6379)), timeout
+            )
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            hello: list[list[bytes]] = []
+            password, username = settings.get("password"), settings.get("username")
+            if password:
+                auth = [b"AUTH", str(username).encode()] if username else [b"AUTH"]
+                hello.append([*auth, str(password).encode()])
+            if int(settings.get("db") or 0):
+                hello.append([b"SELECT", str(int(settings["db"])).encode()])
+            for command in hello:
+                reply = self._round_trip(sock, _encode(command))
+                if isinstance(reply, redis.ResponseError):
+                    raise redis.AuthenticationError(str(reply))
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
+    @staticmethod
+    def _round_trip(sock: socket.socket, payload: bytes) -> Any:
+        sock.sendall(payload)
+        buffer = b""
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise redis.ConnectionError("Redis closed the connection")
+            buffer += chunk
+            try:
+                value, end = _parse(buffer, 0)
+            except _Incomplete:
+                continue
+            if end != len(buffer):
+                raise redis.InvalidResponse("more than one reply")
+            return value
+
+    def __call__(self, keys: list[str], args: list[int]) -> Any:
+        if self._closed:
+            raise redis.ConnectionError("throttle closed")
+        if self._pid != os.getpid():  # forked: the parent's sockets are not ours to use
+            self._pid = os.getpid()
+            self._drop()
+        parts = [b"EVALSHA", self.sha, b"%d" % len(keys)]
+        parts += [key.encode() for key in keys]
+        parts += [b"%d" % arg for arg in args]
+        payload = _encode(parts)
+        try:
+            sock = self._idle.pop()
+        except IndexError:
+            sock = self._call_safely(self._connect)
+        reply = self._call_safely(self._round_trip, sock, payload, close=sock)
+        if isinstance(reply, redis.ResponseError) and str(reply).startswith("NOSCRIPT"):
+            # the script cache was flushed (a restart, SCRIPT FLUSH): load it and ask again
+            parts[:2] = [b"EVAL", self.script]
+            reply = self._call_safely(self._round_trip, sock, _encode(parts), close=sock)
+        if self._closed:
+            sock.close()
+        else:
+            self._idle.append(sock)
+        if isinstance(reply, redis.ResponseError):
+            raise reply
+        return reply
+
+    @staticmethod
+    def _call_safely(function: Any, *args: Any, close: socket.socket | None = None) -> Any:
+        """``function(*args)`` with socket failures as redis-py's errors (which the policy
+        knows); ``close`` is closed on any failure, as its stream is no longer in step."""
+        try:
+            return function(*args)
+        except BaseException as error:
+            if close is not None:
+                close.close()
+            if isinstance(error, TimeoutError):  # socket.timeout is TimeoutError
+                raise redis.TimeoutError(str(error) or "timed out") from error
+            if isinstance(error, OSError):
+                raise redis.ConnectionError(str(error)) from error
+            raise
+
+    def close(self) -> None:
+        self._closed = True
+        self._drop()
+
+    def _drop(self) -> None:
+        # (closing in a forked child only drops this process's descriptor: the parent's
+        # connection stays open)
+        idle, self._idle = self._idle, []
+        for sock in idle:
+            sock.close()
+
+    def __del__(self) -> None:
+        # a gate dropped without close() (redis-py's connections close themselves alike)
+        self._drop()
+
+
+def raw_script(client: connection.Client, script: str, timeout: float) -> RawScript | None:
+    """A `RawScript` on ``client``'s server when its settings are plain enough, else ``None``."""
+    if not isinstance(client, redis.Redis):
+        return None
+    pool = client.connection_pool
+    kwargs = pool.connection_kwargs
+    # exactly these classes: a subclass may do something on connect that we would skip
+    if pool.connection_class not in (_sync.Connection, _sync.UnixDomainSocketConnection):
+        return None
+    if kwargs.get("credential_provider") is not None:
+        return None
+    return RawScript(script, _settings(kwargs), timeout)

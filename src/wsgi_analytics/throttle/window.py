@@ -25,7 +25,8 @@ __all__ = ["SCRIPT", "Decision", "Rule", "check_rule", "parse_reply", "script_ar
 # callers are serialised by Redis itself and exactly `limit` of them are accepted.
 # KEYS: one sorted set per rule, all under one hash tag (one cluster slot).
 # ARGV: limit and window (microseconds) for each key, in order.
-# Reply: {allowed (0/1), then per key: remaining, microseconds until its oldest entry leaves}.
+# Reply: {allowed (0/1), then per key: remaining, microseconds until its oldest entry leaves
+# (0 when accepted: only a refusal needs it)}.
 SCRIPT = """
 if redis.replicate_commands then
   -- Redis < 5 replicates whole scripts and refuses writes after TIME without this
@@ -67,7 +68,8 @@ for i, key in ipairs(KEYS) do
     count = count + 1
   end
   local wait = 0
-  if count > 0 then
+  -- only a refusal reports when a slot frees (Retry-After): an accepted request skips it
+  if allowed == 0 and count > 0 then
     local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
     wait = math.max(0, tonumber(oldest[2]) + window - now)
   end
