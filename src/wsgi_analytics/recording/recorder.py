@@ -39,6 +39,11 @@ _SUMMARY_EVERY = 60.0
 # four-byte characters.
 MAX_QUEUE_BYTES = 48 << 20
 _live: weakref.WeakSet[Recorder] = weakref.WeakSet()
+# The flusher's steps (see `Recorder._drain`): about this much CPU each, then a pause long
+# enough for a waiting thread to take the interpreter (a zero sleep hands it straight back).
+STEP_SECONDS = 0.0004
+PAUSE_SECONDS = 0.00005
+_MIN_STEP, _MAX_STEP = 8, 4096
 
 
 class Recorder:
@@ -87,6 +92,7 @@ class Recorder:
         # referrer), so a slice cannot overfill max_pending while Redis answers.
         self._slice = max(1, max_pending // 4)
         self._max_queue = 200_000
+        self._step = 64  # queued items drained per step, resized from each step's CPU time
         self._closed = False
         self._reset()
         _live.add(self)
@@ -186,7 +192,7 @@ class Recorder:
             pending = self._pending
             while True:
                 part = min(left, self._slice)
-                pending.drain(self._queue, self._classify, part)
+                self._drain(part)
                 self._drained_bytes = pending.drained_bytes
                 if self._queued_bytes < self._drained_bytes:
                     # Request threads racing on `+=` can lose an update (rarely): never let
@@ -204,6 +210,31 @@ class Recorder:
                     break
             if failure is not None:
                 raise failure
+
+    def _drain(self, count: int) -> None:
+        """Drain ``count`` queued items in steps of about `STEP_SECONDS` of CPU each, with a
+        short sleep between steps.
+
+        Why: the flusher shares the interpreter with the request threads (or the event loop).
+        Draining a second's worth of requests in one go held the GIL for 10-20 ms, and every
+        request arriving meanwhile waited that long (CPython only forces a switch after 5 ms,
+        and then hands the GIL straight back). A sleep really gives it away; the steps are
+        sized from the last one's cost, so they stay short whatever the request mix.
+        """
+        pending, queue, classify = self._pending, self._queue, self._classify
+        clock = time.thread_time  # CPU time: a step preempted by a request is not shortened
+        step = self._step
+        while count > 0:
+            size = min(count, step)
+            began = clock()
+            pending.drain(queue, classify, size)
+            spent = clock() - began
+            count -= size
+            if spent > 0:
+                step = max(_MIN_STEP, min(_MAX_STEP, int(size * STEP_SECONDS / spent)))
+            if count > 0 and queue:
+                time.sleep(PAUSE_SECONDS)
+        self._step = step
 
     def close(self) -> None:
         """Flush, stop the background flusher and close the client if this recorder made it."""
