@@ -7,6 +7,7 @@ from __future__ import annotations
 import multiprocessing
 import time
 from collections.abc import Iterator
+from datetime import date, timedelta
 
 import pytest
 import redis
@@ -278,3 +279,29 @@ def test_unknown_or_absent_zone_reads_as_utc(client: redis.Redis) -> None:
     client.hset(KEYS.meta(), "timezone", "Mars/Olympus_Mons")
     with Stats(client=client) as stats:
         assert stats.zone == "UTC"
+
+
+def test_filtered_hours_are_all_there_whatever_the_limit(
+    filtered: Stats, client: redis.Redis
+) -> None:
+    yesterday = filtered.today() - 1
+    key = KEYS.pairs("paths", yesterday, "/pricing/")
+    for hour, count in [("10", 4), ("11", 2)]:
+        member = pair_member("/pricing/", "timeline", f"{day_label(yesterday)}T{hour}")
+        client.zincrby(key, count, member)
+    day = as_date(yesterday)
+    snapshot = filtered.snapshot(start=day, end=day, limit=1, where=("paths", "/pricing/"))
+    points = dict(snapshot.series.points)
+    assert len(points) == 24
+    assert [points[f"{day_label(yesterday)}T{h}"] for h in ("00", "10", "11", "12")] == [
+        10,
+        4,
+        2,
+        0,
+    ]
+    assert snapshot.page_views == 10
+    assert "timeline" not in snapshot.tables
+
+
+def as_date(day: int) -> date:
+    return date(1970, 1, 1) + timedelta(days=day)

@@ -318,3 +318,26 @@ def test_script_loaded_again_after_a_flush(days: Stats, client: redis.Redis) -> 
 def test_day_numbers() -> None:
     assert day_number(date(1970, 1, 2)) == 1
     assert as_date(T) == date.fromisoformat(day_label(T))
+
+
+def test_no_call_does_more_than_it_is_given(client: redis.Redis, small_reads: None) -> None:
+    fill_at_cap(client, 9, junk=40)
+    for offset in range(9):  # and members that differ from day to day, to keep the sum full
+        client.zadd(KEYS.day("paths", T - offset), {f"/day-{offset}-{n}": 50 for n in range(8)})
+    checked: list[tuple[int, int]] = []
+    real = bounded._execute
+
+    def counting(redis_client: Any, calls: list[bounded.Call]) -> list[Any]:
+        before = command_calls(client).get("zincrby", 0)
+        replies = real(redis_client, calls)
+        written = command_calls(client).get("zincrby", 0) - before
+        checked.append((written, sum(call.cost for call in calls)))
+        return replies
+
+    with pytest.MonkeyPatch.context() as patch, Stats(client=client) as stats:
+        patch.setattr(bounded, "_execute", counting)
+        table = stats.snapshot(days=9, limit=2, dimensions=["paths"]).tables["paths"]
+    assert table.rows == [("/page-0", 900), ("/page-1", 891)]
+    assert len(checked) > 9
+    # Each member added costs two units (read, then written): never more than was given.
+    assert all(2 * written <= cost for written, cost in checked)

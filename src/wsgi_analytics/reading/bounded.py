@@ -4,8 +4,9 @@ round trip so that Redis never runs one client's work for long.
 Why round trips matter as well as commands: Redis runs every command a client has sent before it
 reads from another client, so a pipeline of a hundred 5 ms scripts holds everyone else up for
 half a second although no command is slow. Each round trip here carries at most `TRIP_BUDGET`
-units of work (a unit is about one member read or written; 1 µs to 2 µs of server time), each
-script call at most `CALL_BUDGET` plus one day's top part.
+units of work (a unit is about one member read or written; 1 µs to 2 µs of server time), and
+each script call is given a budget it never goes past: at most `CALL_BUDGET`, at least the
+largest piece of work it does whole (a day's top ``M`` members, a copy of a range cache).
 
 A `Step` is one read made of such calls: `calls` gives what to send next (the calls that do not
 depend on one another's replies), `feed` takes the replies. `run` drives a list of steps until
@@ -44,10 +45,11 @@ __all__ = [
     "shape",
 ]
 
-# Work per script call and per round trip (see the module docstring). On a busy two-core
-# machine a unit costs about 1.5 µs, so a round trip stays under 30 ms; on an idle server under 10.
+# Work per script call and per round trip (see the module docstring): a unit costs 1 µs to
+# 2 µs of server time, so a round trip holds Redis for 8 ms to 16 ms (measured on a two-core
+# machine at a load of 6: `benchmarks/bench_read.py`).
 CALL_BUDGET = 4096
-TRIP_BUDGET = 16_384
+TRIP_BUDGET = 8192
 # A range's past days are summed once per CACHE_MS; only CACHE_KEEP ranges a dimension are kept.
 CACHE_MS = 60_000
 CACHE_KEEP = 3
@@ -122,7 +124,7 @@ class TableRead(Step):
         cache: tuple[int, int] | None = None,
         covered: int = 0,
         now_ms: Callable[[], int] = lambda: int(time.time() * 1000),
-        work: dict[str, int] | None = None,
+        work: dict[str, tuple[int, int]] | None = None,
     ) -> None:
         direct = len(sources) == 1 and cache is None
         top, keep = shape(limit)
@@ -159,15 +161,28 @@ class TableRead(Step):
         # dimensions cost little, and many fit in one round trip), else the full budget.
         self._work = work
         self._kind = f"{dimension} {'direct' if direct else 'range'}"
-        estimate = None if work is None else work.get(self._kind)
-        self.estimate = CALL_BUDGET if estimate is None else max(64, min(estimate, CALL_BUDGET))
+        # The largest piece of work a call does whole: a day's top part or a copy of the range
+        # cache (range reads), a chunk of a key's tail (direct reads). A call is given at least
+        # that, and the script starts no piece that would take it past what it was given, so a
+        # call never does more than its budget (plus the rows at the end).
+        # An earlier read of the same kind tells how big the keys are: a small dimension's
+        # calls then ask for little, and many share a round trip.
+        self._top, self._keep, self._direct = top, keep, direct
+        known = None if work is None else work.get(self._kind)
+        if known is None:
+            self._unit = max(2 * top, keep) if not direct else _CHUNK + 2
+            self.estimate = CALL_BUDGET
+        else:
+            self._unit = known[1] if not direct else _CHUNK + 2
+            self.estimate = max(64, min(known[0], CALL_BUDGET))
         self.spent = 0
         self.hit = False
 
     def calls(self) -> list[Call]:
-        head = ("EVALSHA", len(self._keys), *self._keys, *self._fixed[:3], self.estimate)
+        budget = max(self.estimate, self._unit)
+        head = ("EVALSHA", len(self._keys), *self._keys, *self._fixed[:3], budget)
         args = (*head, *self._fixed[3:], self._now_ms(), *self._state)
-        return [Call(args, self.estimate, READ)]
+        return [Call(args, budget + 2 * self.limit, READ)]
 
     def feed(self, replies: list[Any]) -> None:
         done, i, r, total, bound, maxcard, truncated, distinct, flat, hit, spent = replies[0]
@@ -189,7 +204,10 @@ class TableRead(Step):
         if self._work is not None:
             if len(self._work) > 1024:
                 self._work.clear()
-            self._work[self._kind] = self.spent + 64
+            # The biggest piece: a day's top part (two units a member), or the cache's copy.
+            card = min(int(maxcard), self._top)
+            unit = max(2 * card, min(int(distinct), self._keep)) + 64
+            self._work[self._kind] = (self.spent + 64, unit)
 
 
 @dataclass

@@ -114,7 +114,7 @@ class Stats:
         self._clock: SiteClock | None = None
         self._pairs_memo: dict[tuple[str, str, int], tuple[float, dict[str, int]]] = {}
         # What each kind of table read cost last time (`bounded.TableRead`).
-        self._work: dict[str, int] = {}
+        self._work: dict[str, tuple[int, int]] = {}
 
     # -- the site's zone ------------------------------------------------------------------------
 
@@ -539,9 +539,8 @@ class Stats:
                 continue
             counts = per_dimension.get(name, {})
             ordered = sorted(counts.items(), key=lambda row: (-row[1], row[0]))
-            tables[name] = Table(
-                rows=ordered[:limit], total=sum(counts.values()), distinct=len(counts)
-            )
+            shown = ordered if name == _TIMELINE else ordered[:limit]  # every hour of the chart
+            tables[name] = Table(rows=shown, total=sum(counts.values()), distinct=len(counts))
         return tables
 
     def _remember(

@@ -42,7 +42,8 @@ __all__ = ["PAIRS", "READ"]
 # ARGV: 1 limit, 2 M (0: direct read of the one day key), 3 K, 4 budget, 5 chunk C,
 #       6 scratch ttl ms, 7 cache ttl ms, 8 keep (caches per dimension), 9 the cache's field
 #       ("" = no cache), 10 how many leading day keys the cache covers, 11 now (ms),
-#       state: 12 i (0 = not started), 13 r (-1: day i's top part next; else tail ranks done),
+#       state: 12 i (0 = not started), 13 r (-1: day i's top part next; -2: the cache's save
+#       next; else tail ranks done),
 #       14 sum, 15 bound, 16 maxcard, 17 truncated (0/1).
 # Returns {done, i, r, sum, bound, maxcard, truncated, distinct, rows, hit, units spent}.
 READ = """
@@ -56,8 +57,21 @@ local sum, bound = tonumber(ARGV[14]), tonumber(ARGV[15])
 local maxcard, truncated = tonumber(ARGV[16]), tonumber(ARGV[17])
 local days = #KEYS - 3
 local spent, hit = 0, 0
+-- The top members read in this call, summed here first: one ZINCRBY per distinct member and
+-- call, not per member and day (a small accumulator is a listpack, where each ZINCRBY costs a
+-- scan of it).
+local adds, added = {}, 0
+
+local function flush()
+  for member, score in pairs(adds) do
+    redis.call('ZINCRBY', S, score, member)
+  end
+  spent = spent + added
+  adds, added = {}, 0
+end
 
 local function trim()
+  flush()
   local size = redis.call('ZCARD', S)
   if size > K then
     local cut = redis.call('ZREVRANGE', S, K, K, 'WITHSCORES')
@@ -97,6 +111,11 @@ local function save()
   end
 end
 
+if r == -2 then
+  save()
+  r = -1
+end
+
 if i == 0 then
   i, r = 1, -1
   if field ~= '' then
@@ -117,10 +136,10 @@ if i == 0 then
   end
 end
 
-while i <= days and spent < budget do
+while i <= days and spent + added < budget do
   local key = KEYS[i + 3]
   local n = redis.call('ZCARD', key)
-  if r < 0 and M > 0 and spent > 0 and spent + 2 * math.min(n, M) > budget then
+  if r < 0 and M > 0 and spent > 0 and spent + added + 2 * math.min(n, M) > budget then
     break  -- a day's top part is done whole: in the next call
   end
   if n > maxcard then maxcard = n end
@@ -128,10 +147,18 @@ while i <= days and spent < budget do
     if M > 0 then
       local top = redis.call('ZREVRANGE', key, 0, M - 1, 'WITHSCORES')
       for j = 1, #top, 2 do
-        redis.call('ZINCRBY', S, top[j + 1], top[j])
-        sum = sum + tonumber(top[j + 1])
+        local member, score = top[j], tonumber(top[j + 1])
+        local before = adds[member]
+        if before == nil then
+          added = added + 1
+          adds[member] = score
+        else
+          adds[member] = before + score
+        end
+        sum = sum + score
       end
-      spent = spent + #top
+      spent = spent + #top / 2
+      if added > K then trim() end
     end
     r = 0
     if n > M and M > 0 then
@@ -143,7 +170,13 @@ while i <= days and spent < budget do
   local tail = n - M
   if r >= tail then
     i, r = i + 1, -1
-    if i == covered + 1 and field ~= '' then save() end
+    if i == covered + 1 and field ~= '' then
+      if spent > 0 and spent + redis.call('ZCARD', S) > budget then
+        r = -2  -- the cache is saved first thing in the next call
+        break
+      end
+      save()
+    end
   else
     -- The members outside the top M, by rank from the lowest: a chunk, then the rest of the
     -- run of the chunk's last score in one step.
@@ -164,13 +197,13 @@ while i <= days and spent < budget do
   end
 end
 
-if M > 0 and redis.call('EXISTS', S) == 1 then
+if M > 0 then
   trim()
-  redis.call('PEXPIRE', S, ttl)
+  if redis.call('EXISTS', S) == 1 then redis.call('PEXPIRE', S, ttl) end
 end
 
 local state = {tostring(sum), tostring(bound), maxcard, truncated}
-if i <= days then
+if i <= days or r == -2 then
   return {0, i, r, state[1], state[2], state[3], state[4], 0, {}, hit, spent}
 end
 
