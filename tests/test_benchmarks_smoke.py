@@ -20,7 +20,7 @@ import redis
 from wsgi_analytics import Recorder, _log
 from wsgi_analytics.keys import today
 from wsgi_analytics.recording.pending import Pending
-from wsgi_analytics.recording.rules import Event, increments, page_view
+from wsgi_analytics.recording.rules import Event, increments, viewed
 from wsgi_analytics.request.agents import default_classifier
 from wsgi_analytics.request.facts import Facts
 from wsgi_analytics.request.identity import client_identity
@@ -76,7 +76,7 @@ def test_batch_drain_counts_what_increments_says(seed: int) -> None:
         day = event.hour // 24
         for dimension, member in increments(event, agent):
             expected[dimension, day, member] += 1
-        if not event.throttled and page_view(event.facts, event.status, agent):
+        if viewed(event, agent):
             who = client_identity(
                 event.facts.client, event.facts.forwarded_for, event.trusted_proxies
             )

@@ -43,7 +43,7 @@ def request(
         "HTTP_REFERER": referrer,
         "REMOTE_ADDR": "198.51.100.7",
     }
-    recorder.record(from_environ(environ), status)
+    recorder.record(from_environ(environ), status, content_type="text/html; charset=utf-8")
 
 
 @pytest.fixture
@@ -100,6 +100,9 @@ def test_report_text(recorded: str, capsys: pytest.CaptureFixture[str]) -> None:
         "Throttled (429)",
         "Endpoints",
     ]
+    # Every request has a route; the 404 matched none. (Recorded without durations.)
+    assert "GET / 4 0 0 0.0 0.0 0.0" in lines
+    assert "GET (unmatched) 1 1 0 0.0 0.0 0.0" in lines
 
 
 def test_report_columns_are_aligned(recorded: str, capsys: pytest.CaptureFixture[str]) -> None:

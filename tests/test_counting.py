@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from wsgi_analytics.keys import Keys, check_dimension
+from wsgi_analytics.keys import Keys, check_dimension, sketch_family
 from wsgi_analytics.recording.rules import Event, increments, referrer_host
 from wsgi_analytics.request.agents import Agent
 from wsgi_analytics.request.facts import Facts
+from wsgi_analytics.sketch import bucket
 
 PERSON = Agent("Chrome", "Windows", "desktop", None)
 BOT = Agent("Googlebot", "Other", "other", "Googlebot")
@@ -40,76 +41,140 @@ def _facts(method: str = "GET", path: str = "/", referrer: str = "") -> Facts:
     return Facts(method, path, "example.com", referrer, "ua", "192.0.2.1", "", "", "")
 
 
+def _route(member: str, seconds: float = 0.0, status: int = 200) -> list[tuple[str, str]]:
+    """The pairs every counted request adds for its route."""
+    pairs = [("routes", member), (sketch_family(member), str(bucket(seconds)))]
+    if 400 <= status < 500:
+        pairs.append(("routes_4xx", member))
+    elif status >= 500:
+        pairs.append(("routes_5xx", member))
+    return pairs
+
+
+HTML = "text/html; charset=utf-8"
+VIEW = [
+    ("browsers", "Chrome"),
+    ("platforms", "Windows"),
+    ("devices", "desktop"),
+    ("timeline", f"{DAY}T06"),
+    ("days", DAY),
+]
+
+
 @pytest.mark.parametrize(
     ("event", "agent", "expected"),
     [
         pytest.param(
-            Event(HOUR, _facts(referrer="https://google.com/"), 200, False, 0),
+            Event(HOUR, _facts(referrer="https://google.com/"), 200, False, 0, HTML, None, 0.012),
             PERSON,
             [
                 ("statuses", "200"),
                 ("paths", "/"),
                 ("referrers", "google.com"),
-                ("browsers", "Chrome"),
-                ("platforms", "Windows"),
-                ("devices", "desktop"),
-                ("timeline", f"{DAY}T06"),
-                ("days", DAY),
+                *VIEW,
+                *_route("GET /", 0.012),
             ],
             id="page view",
         ),
         pytest.param(
             Event(HOUR, _facts(path="/x/", referrer="https://example.com/"), 304, False, 0),
             PERSON,
-            [
-                ("statuses", "304"),
-                ("paths", "/x/"),
-                ("browsers", "Chrome"),
-                ("platforms", "Windows"),
-                ("devices", "desktop"),
-                ("timeline", f"{DAY}T06"),
-                ("days", DAY),
-            ],
-            id="304 with self-referral",
+            [("statuses", "304"), ("paths", "/x/"), *VIEW, *_route("GET /x/", status=304)],
+            id="304 with self-referral, no Content-Type: by the path",
         ),
         pytest.param(
-            Event(HOUR, _facts(path="/about"), 301, False, 0),
+            Event(HOUR, _facts(path="/css/site.css"), 304, False, 0),
             PERSON,
-            [("statuses", "301")],
+            [("statuses", "304"), *_route("GET /css/site.css")],
+            id="304 of an asset, no Content-Type",
+        ),
+        pytest.param(
+            Event(HOUR, _facts(path="/blog/"), 200, False, 0, "text/css", "/blog/", 0.001),
+            PERSON,
+            [("statuses", "200"), *_route("GET /blog/", 0.001)],
+            id="the header wins over the path",
+        ),
+        pytest.param(
+            Event(HOUR, _facts(path="/feed.xml"), 200, False, 0, "application/rss+xml"),
+            PERSON,
+            [("statuses", "200"), *_route("GET /feed.xml")],
+            id="feed",
+        ),
+        pytest.param(
+            Event(HOUR, _facts(path="/api/users/42"), 200, False, 0, "application/json"),
+            PERSON,
+            [("statuses", "200"), *_route("GET /api/users/{id}")],
+            id="JSON, fallback template",
+        ),
+        pytest.param(
+            Event(HOUR, _facts(path="/index.PHP"), 200, False, 0, "Text/HTML ; Charset=UTF-8"),
+            PERSON,
+            [
+                ("statuses", "200"),
+                ("paths", "/index.PHP"),
+                ("referrers", "(direct)"),
+                *VIEW,
+                *_route("GET /index.PHP"),
+            ],
+            id="document whatever the letter case",
+        ),
+        pytest.param(
+            Event(HOUR, _facts(path="/about"), 301, False, 0, HTML),
+            PERSON,
+            [("statuses", "301"), *_route("GET /about", status=301)],
             id="redirect",
         ),
         pytest.param(
-            Event(HOUR, _facts(path="/nope"), 404, False, 0),
+            Event(HOUR, _facts(path="/nope"), 404, False, 0, HTML),
             PERSON,
-            [("statuses", "404"), ("not_found", "/nope")],
-            id="404",
+            [("statuses", "404"), ("not_found", "/nope"), *_route("GET (unmatched)", status=404)],
+            id="404, no route matched",
+        ),
+        pytest.param(
+            Event(HOUR, _facts(path="/items/7"), 404, False, 0, HTML, "/items/{item_id}"),
+            PERSON,
+            [
+                ("statuses", "404"),
+                ("not_found", "/items/7"),
+                *_route("GET /items/{item_id}", status=404),
+            ],
+            id="404 of a matched route",
         ),
         pytest.param(
             Event(HOUR, _facts(method="POST", path="/nope"), 404, False, 0),
             PERSON,
-            [("statuses", "404")],
+            [("statuses", "404"), *_route("POST (unmatched)", status=404)],
             id="POST 404 is not a missing page",
         ),
         pytest.param(
-            Event(HOUR, _facts(method="HEAD"), 200, False, 0),
+            Event(HOUR, _facts(method="HEAD"), 200, False, 0, HTML),
             PERSON,
-            [("statuses", "200")],
+            [("statuses", "200"), *_route("HEAD /")],
             id="HEAD",
         ),
         pytest.param(
-            Event(HOUR, _facts(), 500, False, 0), PERSON, [("statuses", "500")], id="error"
+            Event(HOUR, _facts(), 500, False, 0, None, "/", 2.5),
+            PERSON,
+            [("statuses", "500"), *_route("GET /", 2.5, status=500)],
+            id="error",
         ),
         pytest.param(
-            Event(HOUR, _facts(), 200, False, 0),
+            Event(HOUR, _facts(), 200, False, 0, HTML),
             BOT,
-            [("statuses", "200"), ("bots", "Googlebot")],
+            [("statuses", "200"), ("bots", "Googlebot"), *_route("GET /")],
             id="bot",
         ),
         pytest.param(
-            Event(HOUR, _facts(method="POST", path="/contact"), 429, True, 0),
+            Event(HOUR, _facts(method="POST", path="/contact"), 429, True, 0, "text/plain"),
             PERSON,
-            [("statuses", "429"), ("throttled", "/contact")],
+            [("statuses", "429"), ("throttled", "/contact"), *_route("POST /contact", status=429)],
             id="throttled",
+        ),
+        pytest.param(
+            Event(HOUR, _facts(method="BREW", path="/pot"), 418, False, 0),
+            PERSON,
+            [("statuses", "418"), *_route("OTHER /pot", status=418)],
+            id="unknown method",
         ),
     ],
 )

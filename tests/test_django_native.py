@@ -161,7 +161,6 @@ def test_wsgi_same_numbers_as_the_adapter(
             ("/", 2),
             ("/about/", 1),
             ("/archive/2024/", 1),
-            ("/download/", 1),
             ("/items/7/", 1),
             ("/stream/", 1),
         ]

@@ -141,11 +141,13 @@ def django_asgi_driver(recorder: Recorder) -> Drive:
 
 def fastapi_driver(recorder: Recorder) -> Drive:
     from fastapi import FastAPI
+    from fastapi.responses import HTMLResponse
     from fastapi.testclient import TestClient
 
     app = FastAPI()
-    app.get("/")(lambda: {"page": "home"})
-    app.get("/about/")(lambda: {"page": "about"})
+    # Pages, so HTML: a JSON answer is a request, never a page view.
+    app.get("/", response_class=HTMLResponse)(lambda: "<p>home</p>")
+    app.get("/about/", response_class=HTMLResponse)(lambda: "<p>about</p>")
     app.add_middleware(ASGIAnalytics, recorder=recorder)
     client = TestClient(app, base_url="http://example.com")
 
@@ -160,11 +162,11 @@ def starlette_driver(recorder: Recorder) -> Drive:
     from starlette.applications import Starlette
     from starlette.middleware import Middleware
     from starlette.requests import Request
-    from starlette.responses import PlainTextResponse
+    from starlette.responses import HTMLResponse
     from starlette.routing import Route
 
-    async def page(request: Request) -> PlainTextResponse:
-        return PlainTextResponse("page")
+    async def page(request: Request) -> HTMLResponse:
+        return HTMLResponse("<p>page</p>")
 
     app = Starlette(
         routes=[Route("/", page), Route("/about/", page)],

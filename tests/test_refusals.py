@@ -53,8 +53,8 @@ def traffic(recorder: Recorder) -> None:
 
 
 # What `traffic` counts: paths, referrers ("(direct)"), statuses, browsers, platforms, devices,
-# the hour and the day, 3 each; two sign-ups.
-COUNTS = 3 * 8 + 2
+# the hour, the day, the route and its duration bucket, 3 each; two sign-ups.
+COUNTS = 3 * 10 + 2
 
 
 def check_counted_once(client: redis.Redis) -> None:
@@ -309,5 +309,6 @@ def test_a_shutdown_with_counts_pending_reports_what_is_lost(
     recorder.record(view("/a/"), 200)
     with caplog.at_level(logging.INFO, logger="wsgi_analytics"):
         recorder.close()
-    # The path, referrer, status, browser, platform, device, hour and day; one visitor.
-    assert "final flush failed, 8 counts and 1 visitors lost" in caplog.text
+    # The path, referrer, status, browser, platform, device, hour and day, the route and its
+    # duration bucket; one visitor.
+    assert "final flush failed, 10 counts and 1 visitors lost" in caplog.text

@@ -66,9 +66,9 @@ def site(env: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         start_response("301 Moved Permanently", [("Location", "/about/")])
         return [b""]
     if path in ("/", "/about/"):
-        start_response("200 OK", [("Content-Type", "text/plain")])
+        start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
         return [b"hello"]
-    start_response("404 Not Found", [("Content-Type", "text/plain")])
+    start_response("404 Not Found", [("Content-Type", "text/html; charset=utf-8")])
     return [b"missing"]
 
 
@@ -166,7 +166,8 @@ def test_file_wrapper_is_returned_as_is(recorder: Recorder, client: redis.Redis)
     body = WSGIAnalytics(download, recorder=recorder)(env, lambda *args: None)
     assert type(body) is wsgiref.util.FileWrapper
     recorder.flush()
-    assert zset(client, "paths") == {"/file.bin": 1.0}
+    assert zset(client, "routes") == {"GET /file.bin": 1.0}
+    assert zset(client, "paths") == {}  # a download is a request, not a page view
 
 
 def test_client_disconnect_counts_what_was_answered(

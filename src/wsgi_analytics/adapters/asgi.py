@@ -1,15 +1,19 @@
-"""ASGI middleware: the status from ``http.response.start``, counted when the response is over."""
+"""ASGI middleware: the status and Content-Type from ``http.response.start``, the route from the
+scope after the app ran, counted when the response is over."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
 from .._log import logger
 from ..recording.recorder import Recorder
+from ..request.documents import asgi_content_type
 from ..request.facts import Facts, from_scope
-from .common import adapter_recorder, record_quietly
+from ..request.routes import template_from_scope
+from .common import adapter_exclude, adapter_recorder, record_quietly
 
 if TYPE_CHECKING:
     from ..throttle import Throttle
@@ -29,7 +33,8 @@ class ASGIAnalytics:
 
     Only ``http`` scopes are counted; ``lifespan`` and ``websocket`` pass through untouched.
     Recording is an in-memory append, so nothing blocks the event loop; only a throttled method
-    (``throttle=``) awaits one Redis round trip, on an asyncio client.
+    (``throttle=``) awaits one Redis round trip, on an asyncio client. ``exclude``: paths never
+    counted, prefixes or globs (`wsgi_analytics.request.exclude`); the throttle still applies.
     """
 
     def __init__(
@@ -42,9 +47,11 @@ class ASGIAnalytics:
         prefix: str = "analytics",
         throttle: Throttle | None = None,
         trusted_proxies: int = 0,
+        exclude: str | Iterable[str] | None = (),
         **recorder_options: Any,
     ) -> None:
         self.app = app
+        self._exclude = adapter_exclude(exclude)
         self.recorder = adapter_recorder(
             recorder, redis_url, prefix, trusted_proxies, recorder_options
         )
@@ -64,6 +71,7 @@ class ASGIAnalytics:
                 return
             await self.app(scope, receive, send)
             return
+        started = perf_counter()
         try:
             facts = from_scope(scope)
         except Exception:  # pragma: no cover - from_scope is total; this is the last guard
@@ -71,31 +79,44 @@ class ASGIAnalytics:
             await self.app(scope, receive, send)
             return
 
+        exclude = self._exclude
+        counted = exclude is None or not exclude(facts.path)
         gate = self._gate
         if gate is not None and facts.method in gate.methods:
             refusal = await gate.check(facts, self.trusted_proxies)
             if refusal is not None:
-                self._record(facts, refusal.status, throttled=refusal.status == 429)
+                if counted:
+                    self._record(
+                        facts,
+                        refusal.status,
+                        duration=perf_counter() - started,
+                        throttled=refusal.status == 429,
+                    )
                 headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in refusal.headers]
                 await send(
                     {"type": "http.response.start", "status": refusal.status, "headers": headers}
                 )
                 await send({"type": "http.response.body", "body": refusal.body})
                 return
+        if not counted:
+            await self.app(scope, receive, send)
+            return
 
         # Per-request state lives in this frame, never on self: one middleware object serves
         # every concurrent request.
         status = 0
-        finished = False
+        content_type: str | None = None
+        ended = 0.0  # when the last body chunk was handed to the server
 
         async def counting_send(message: Message) -> None:
-            nonlocal status, finished
+            nonlocal status, content_type, ended
             kind = message.get("type")
             if kind == "http.response.start":
                 status = _status_code(message.get("status"))
+                content_type = _content_type(message.get("headers"))
             await send(message)
-            if kind == "http.response.body" and not message.get("more_body", False):
-                finished = True
+            if kind in _BODY and not message.get("more_body", False):
+                ended = perf_counter()
 
         failed = False
         try:
@@ -106,9 +127,15 @@ class ASGIAnalytics:
             failed = not isinstance(error, _CANCELLED)
             raise
         finally:
-            # An app that raises after its response completed (a background task) still served
-            # that response: count what the client saw.
-            self._record(facts, 500 if failed and not finished else status)
+            # After the app ran, the scope holds what its router matched (or the app's own key).
+            route = template_from_scope(scope)
+            duration = (ended or perf_counter()) - started
+            if failed and not ended:
+                self._record(facts, 500, route=route, duration=duration)
+            else:
+                # An app that raises after its response completed (a background task) still
+                # served that response: count what the client saw.
+                self._record(facts, status, content_type, route, duration)
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The app's lifespan, flushed before its shutdown completes. An app that refuses the
@@ -152,12 +179,46 @@ class ASGIAnalytics:
 
         return lifespan_send
 
-    def _record(self, facts: Facts, status: int, *, throttled: bool = False) -> None:
-        record_quietly(self.recorder, facts, status, throttled, self.trusted_proxies)
+    def _record(
+        self,
+        facts: Facts,
+        status: int,
+        content_type: str | None = None,
+        route: str | None = None,
+        duration: float = 0.0,
+        *,
+        throttled: bool = False,
+    ) -> None:
+        record_quietly(
+            self.recorder,
+            facts,
+            status,
+            throttled,
+            self.trusted_proxies,
+            content_type,
+            route,
+            duration,
+        )
 
 
 def _status_code(value: object) -> int:
     return value if isinstance(value, int) and 100 <= value <= 999 else 0
+
+
+def _content_type(headers: object) -> str | None:
+    """The response's Content-Type, or None; odd headers are the server's to refuse, never a
+    reason for the middleware to raise first."""
+    if not headers:
+        return None
+    try:
+        return asgi_content_type(headers)  # type: ignore[arg-type]
+    except Exception:
+        return None
+
+
+# The messages that carry the body; the last one (no more_body) ends the response.
+# "http.response.pathsend" (the ASGI path-send extension) is always the last.
+_BODY = frozenset({"http.response.body", "http.response.pathsend", "http.response.zerocopysend"})
 
 
 _CANCELLED = asyncio.CancelledError

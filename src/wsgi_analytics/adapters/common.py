@@ -1,14 +1,17 @@
-"""What the WSGI and ASGI adapters share: their recorder, and recording that never raises."""
+"""What the WSGI and ASGI adapters share: their recorder, ``exclude=``, and recording that
+never raises."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from .._log import logger
 from ..recording.recorder import Recorder
+from ..request.exclude import Exclude, compile_exclude
 from ..request.facts import Facts
 
-__all__ = ["adapter_recorder", "record_quietly"]
+__all__ = ["adapter_exclude", "adapter_recorder", "record_quietly"]
 
 
 def adapter_recorder(
@@ -33,13 +36,39 @@ def adapter_recorder(
     return recorder
 
 
+def adapter_exclude(patterns: str | Iterable[str] | None) -> Exclude | None:
+    """``exclude=`` compiled once (`wsgi_analytics.request.exclude`); None when nothing is
+    excluded, so the request path pays one ``is None`` test."""
+    return compile_exclude(patterns)
+
+
 def record_quietly(
-    recorder: Recorder, facts: Facts, status: int, throttled: bool, trusted_proxies: int
+    recorder: Recorder,
+    facts: Facts,
+    status: int,
+    throttled: bool,
+    trusted_proxies: int,
+    content_type: str | None = None,
+    route: str | None = None,
+    duration: float = 0.0,
 ) -> None:
-    """Queue a finished request; the middleware's own failure is logged, never raised."""
+    """Queue a finished request; the middleware's own failure is logged, never raised.
+
+    ``content_type``: the response's Content-Type (None when it sent none), which decides
+    whether it is a document; ``route``: the route template the app or its framework named,
+    None for the path's fallback template; ``duration``: seconds from the middleware's call to
+    the last body chunk handed to the server."""
     if status == 0:
         return  # no response was started: the server or the client gave up first
     try:
-        recorder.record(facts, status, throttled=throttled, trusted_proxies=trusted_proxies)
+        recorder.record(
+            facts,
+            status,
+            throttled=throttled,
+            trusted_proxies=trusted_proxies,
+            content_type=content_type,
+            route=route,
+            duration=duration,
+        )
     except Exception:
         logger.exception("wsgi_analytics: could not record a request")

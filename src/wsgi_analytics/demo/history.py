@@ -14,7 +14,7 @@ from collections import Counter
 
 from .. import connection
 from ..keys import Keys, today
-from ..recording.rules import Event, increments, page_view
+from ..recording.rules import Event, increments, viewed
 from ..request.agents import default_classifier
 from ..request.facts import from_environ
 from .site import route
@@ -45,8 +45,9 @@ def backfill(client: connection.Client, prefix: str, days: int, per_day: int, se
             status = int(route(visit.method, visit.path)[0][:3])
             hour = day * 24 + rnd.choices(range(24), _RHYTHM)[0]
             agent = classify(facts.user_agent, facts.ch_platform, facts.ch_mobile)
-            counts.update(increments(Event(hour, facts, status, False, 0), agent))
-            if page_view(facts, status, agent):
+            event = Event(hour, facts, status, False, 0)
+            counts.update(increments(event, agent))
+            if viewed(event, agent):
                 visitors.add(f"{offset}:{visit.client}:{visit.agent}")
         pipe = client.pipeline(transaction=False)
         expiring: set[str] = set()

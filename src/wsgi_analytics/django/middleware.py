@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
+from time import perf_counter
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
@@ -49,54 +50,63 @@ class AnalyticsMiddleware:
     def __call__(self, request: HttpRequest) -> Any:
         if self.is_async:
             return self.__acall__(request)
+        started = perf_counter()
         analytics = self.analytics
         facts = _facts(request)
         gate = analytics.sync_gate()
         if gate is not None and facts.method in gate.methods:
             refusal = gate.check(facts, analytics.trusted_proxies)
             if refusal is not None:
-                return self._refuse(facts, refusal)
+                return self._refuse(facts, refusal, started)
         try:
             response = self.get_response(request)
         except BaseException:
             # Django turns a view's exception into a 500 response below us; this is what gets
             # past that (another middleware's bug): a 500 to the server as well.
-            self._record(facts, 500)
+            self._record(facts, 500, None, route_of(request), perf_counter() - started)
             raise
-        return self._counted(request, facts, response)
+        return self._counted(request, facts, response, started)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        started = perf_counter()
         analytics = self.analytics
         facts = _facts(request)
         gate = analytics.async_gate()
         if gate is not None and facts.method in gate.methods:
             refusal = await gate.check(facts, analytics.trusted_proxies)
             if refusal is not None:
-                return self._refuse(facts, refusal)
+                return self._refuse(facts, refusal, started)
         try:
             response = await self.get_response(request)
         except BaseException:
-            self._record(facts, 500)
+            self._record(facts, 500, None, route_of(request), perf_counter() - started)
             raise
-        return self._counted(request, facts, response)
+        return self._counted(request, facts, response, started)
 
-    def _refuse(self, facts: Facts, refusal: Refusal) -> HttpResponse:
+    def _refuse(self, facts: Facts, refusal: Refusal, started: float) -> HttpResponse:
         """The adapters' refusal (429, or 503 with ``fail_open=False``): same status, headers
         and body; no view and no other middleware runs."""
-        self._record(facts, refusal.status, throttled=refusal.status == 429)
+        duration = perf_counter() - started
+        self._record(facts, refusal.status, duration=duration, throttled=refusal.status == 429)
         response = HttpResponse(refusal.body, status=refusal.status)
         for name, value in refusal.headers:
             response[name] = value
         return response
 
     def _counted(
-        self, request: HttpRequest, facts: Facts, response: HttpResponseBase
+        self, request: HttpRequest, facts: Facts, response: HttpResponseBase, started: float
     ) -> HttpResponseBase:
-        _leave_route(request)
+        route = _leave_route(request)
         status = response.status_code
+        # What the adapters read from the response's head: is it a document (a page view)?
+        content_type = response.get("Content-Type")
 
         def done(failed: bool) -> None:
-            self._record(facts, 500 if failed else status)
+            duration = perf_counter() - started
+            if failed:
+                self._record(facts, 500, None, route, duration)
+            else:
+                self._record(facts, status, content_type, route, duration)
 
         if isinstance(response, StreamingHttpResponse) and not _is_file(response):
             # Counted when the server has sent the last chunk and closes the response, as the
@@ -112,12 +122,30 @@ class AnalyticsMiddleware:
             done(False)
         return response
 
-    def _record(self, facts: Facts, status: int, *, throttled: bool = False) -> None:
+    def _record(
+        self,
+        facts: Facts,
+        status: int,
+        content_type: str | None = None,
+        route: str | None = None,
+        duration: float = 0.0,
+        *,
+        throttled: bool = False,
+    ) -> None:
         analytics = self.analytics
         exclude = analytics.exclude
         if exclude is not None and exclude(facts.path):
             return  # counted nowhere; the throttle has applied all the same
-        record_quietly(analytics.recorder, facts, status, throttled, analytics.trusted_proxies)
+        record_quietly(
+            analytics.recorder,
+            facts,
+            status,
+            throttled,
+            analytics.trusted_proxies,
+            content_type if isinstance(content_type, str) else None,
+            route,
+            duration,
+        )
 
 
 def _facts(request: HttpRequest) -> Facts:
@@ -148,15 +176,18 @@ def route_of(request: HttpRequest) -> str | None:
     return "/" + _ANCHORS.sub("", route)
 
 
-def _leave_route(request: HttpRequest) -> None:
-    """Leave the route where every adapter looks for one (``wsgi_analytics.route``)."""
+def _leave_route(request: HttpRequest) -> str | None:
+    """Leave the route where every adapter looks for one (``wsgi_analytics.route``), and
+    return it."""
     try:
         route = route_of(request)
         if route is not None:
             scope = getattr(request, "scope", None)
             (scope if isinstance(scope, dict) else request.META)[ROUTE_KEY] = route
+        return route
     except Exception:  # an odd resolver must not break the response
         logger.exception("wsgi_analytics: could not read the route")
+        return None
 
 
 class _Closing:

@@ -17,6 +17,7 @@ from typing import Any
 
 from .._log import logger, warn_limited
 from ..request.agents import Agent
+from ..request.documents import is_document
 from ..request.identity import client_identity
 from .rules import Event, by_request, by_shape, page_view
 
@@ -102,7 +103,7 @@ class Pending:
         """
         counts, add = self.counts, self.add
         # shape -> [its first event, requests of that shape, whether they are page views]
-        shapes: dict[tuple[Agent, int, str, int, bool], list[Any]] = {}
+        shapes: dict[tuple[Agent, int, str, int, bool, bool], list[Any]] = {}
         seen: dict[int, set[tuple[str | None, str, int, str]]] = {}
         popleft = queue.popleft
         left = len(queue) if limit is None else limit
@@ -119,10 +120,11 @@ class Pending:
                 facts = item.facts
                 agent = classify(facts.user_agent, facts.ch_platform, facts.ch_mobile)
                 day = item.hour // 24
-                shape = (agent, item.hour, facts.method, item.status, item.throttled)
+                document = is_document(item.content_type, facts.path)
+                shape = (agent, item.hour, facts.method, item.status, item.throttled, document)
                 slot = shapes.get(shape)
                 if slot is None:
-                    viewed = not item.throttled and page_view(facts, item.status, agent)
+                    viewed = not item.throttled and page_view(facts, item.status, agent, document)
                     slot = shapes[shape] = [item, 0, viewed]
                     # Hold the shape's entries now, in arrival order: added only after the
                     # loop, they would find max_pending already filled by a burst of paths.

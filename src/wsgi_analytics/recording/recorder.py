@@ -44,6 +44,8 @@ _live: weakref.WeakSet[Recorder] = weakref.WeakSet()
 STEP_SECONDS = 0.0004
 PAUSE_SECONDS = 0.00005
 _MIN_STEP, _MAX_STEP = 8, 4096
+# Events built positionally, without the keyword-argument __new__ frame (request path).
+_new_event = tuple.__new__
 
 
 class Recorder:
@@ -123,9 +125,22 @@ class Recorder:
     # -- the request path ------------------------------------------------------------------
 
     def record(
-        self, facts: Facts, status: int, *, throttled: bool = False, trusted_proxies: int = 0
+        self,
+        facts: Facts,
+        status: int,
+        *,
+        throttled: bool = False,
+        trusted_proxies: int = 0,
+        content_type: str | None = None,
+        route: str | None = None,
+        duration: float = 0.0,
     ) -> None:
-        """Queue one finished request. Never blocks, never raises on Redis trouble."""
+        """Queue one finished request. Never blocks, never raises on Redis trouble.
+
+        ``content_type``: the response's (None when it sent none: then the path's extension
+        decides whether it is a document); ``route``: the route template the app or its
+        framework matched (None: the path's fallback template); ``duration``: its response
+        time in seconds."""
         queue = self._queue
         depth = len(queue)
         # `pending.queued_bytes`, inline (the request path): capped lengths, so O(1).
@@ -158,7 +173,21 @@ class Recorder:
             self._wake.set()
         # Counted before it is queued, so the flusher never drains what is not counted yet.
         self._queued_bytes = queued
-        queue.append(Event(int(time.time() // 3600), facts, status, throttled, trusted_proxies))
+        queue.append(
+            _new_event(
+                Event,
+                (
+                    int(time.time() // 3600),
+                    facts,
+                    status,
+                    throttled,
+                    trusted_proxies,
+                    content_type,
+                    route,
+                    duration,
+                ),
+            )
+        )
         if self._thread is None:
             self._start()
 

@@ -2,6 +2,11 @@
 
 `increments` is the reference: the (dimension, member) pairs one request adds 1 to. The recorder
 counts the same pairs in batches, split by what they depend on (`by_shape`, `by_request`).
+
+A page view (DESIGN A3) is a GET answered 2xx or 304, not from a bot, not throttled, whose
+response is a document (`wsgi_analytics.request.documents`). Every counted request has a route
+(``routes``, and ``routes_4xx`` / ``routes_5xx`` by status) and adds its duration to its
+route's sketch: the pair (`keys.sketch_family` of the route, the bucket number).
 """
 
 from __future__ import annotations
@@ -10,9 +15,12 @@ from functools import lru_cache
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
-from ..keys import day_label, hour_label
+from ..keys import day_label, hour_label, sketch_family
 from ..request.agents import Agent
+from ..request.documents import is_document
 from ..request.facts import MAX_PATH, Facts
+from ..request.routes import UNMATCHED, route_member, template
+from ..sketch import MAX_INDEX, bucket
 
 __all__ = [
     "DIRECT",
@@ -20,9 +28,12 @@ __all__ = [
     "Event",
     "by_request",
     "by_shape",
+    "document",
     "increments",
     "page_view",
     "referrer_host",
+    "route_of",
+    "viewed",
 ]
 
 MAX_MEMBER = MAX_PATH
@@ -37,6 +48,16 @@ class Event(NamedTuple):
     status: int
     throttled: bool
     trusted_proxies: int
+    # The response's Content-Type (None: it sent none), the route template the app or its
+    # framework named (None: the path's fallback template), and the seconds from the
+    # middleware's call to the last body chunk handed to the server.
+    content_type: str | None = None
+    route: str | None = None
+    duration: float = 0.0
+
+
+# Bucket numbers as members, made once.
+_BUCKETS = [str(index) for index in range(MAX_INDEX + 1)]
 
 
 def referrer_host(referrer: str, own_host: str) -> str | None:
@@ -78,20 +99,36 @@ def _referrer_host(referrer: str, own_host: str) -> str | None:
 _cached_referrer_host = lru_cache(maxsize=4096)(_referrer_host)
 
 
-def page_view(facts: Facts, status: int, agent: Agent) -> bool:
-    """GET answered 2xx or 304, from a person: redirects, errors and bots are not page views."""
-    return facts.method == "GET" and (200 <= status < 300 or status == 304) and agent.bot is None
+def page_view(facts: Facts, status: int, agent: Agent, document: bool) -> bool:
+    """GET answered 2xx or 304, from a person, of a document: redirects, errors, bots and the
+    assets a page pulls in (stylesheets, scripts, images, feeds, JSON) are not page views."""
+    return (
+        document
+        and facts.method == "GET"
+        and (200 <= status < 300 or status == 304)
+        and agent.bot is None
+    )
+
+
+def document(event: Event) -> bool:
+    """Whether the response is a document: its Content-Type, else its path's extension."""
+    return is_document(event.content_type, event.facts.path)
+
+
+def viewed(event: Event, agent: Agent) -> bool:
+    """Whether ``event`` is a page view (`page_view`, and not throttled)."""
+    return not event.throttled and page_view(event.facts, event.status, agent, document(event))
 
 
 def by_shape(event: Event, agent: Agent) -> list[tuple[str, str]]:
     """The (dimension, member) pairs that depend only on the request's shape: its agent, hour,
-    method, status and whether it was throttled. A batch of requests counts them once per shape.
+    method, status, whether it was throttled and whether it is a document. A batch of requests
+    counts them once per shape.
     """
-    facts, status = event.facts, event.status
-    pairs = [("statuses", str(status))]
+    pairs = [("statuses", str(event.status))]
     if agent.bot is not None:
         pairs.append(("bots", agent.bot[:MAX_MEMBER]))
-    if not event.throttled and page_view(facts, status, agent):
+    if viewed(event, agent):
         pairs += [
             ("browsers", agent.browser[:MAX_MEMBER]),
             ("platforms", agent.platform[:MAX_MEMBER]),
@@ -102,24 +139,43 @@ def by_shape(event: Event, agent: Agent) -> list[tuple[str, str]]:
     return pairs
 
 
-def by_request(event: Event, viewed: bool) -> list[tuple[str, str]]:
-    """The pairs that carry the request's own path or referrer; ``viewed``: it is a page view
-    (`page_view`, and not throttled), which depends on the shape alone."""
+def route_of(event: Event) -> str:
+    """The ``routes`` member: ``"METHOD template"``. The template is the one the app or its
+    framework named, else ``(unmatched)`` for a 404 (scanners cannot mint routes), else the
+    path with its ids collapsed (`wsgi_analytics.request.routes.template`)."""
+    route = event.route
+    if route is None:
+        route = UNMATCHED if event.status == 404 else template(event.facts.path)
+    member = route_member(event.facts.method, route)[:MAX_MEMBER]
+    if not member.isascii():
+        # It also names the route's sketch keys: a lone surrogate (a path an ASGI server
+        # decoded by hand) could not be sent to Redis at all.
+        member = member.encode("utf-8", "replace").decode("utf-8")
+    return member
+
+
+def by_request(event: Event, page: bool) -> list[tuple[str, str]]:
+    """The pairs that carry the request's own path, referrer, route or duration; ``page``: it
+    is a page view (`viewed`), which depends on the shape alone."""
     facts = event.facts
+    route = route_of(event)
+    status = event.status
+    pairs = [("routes", route), (sketch_family(route), _BUCKETS[bucket(event.duration)])]
+    if status >= 400:
+        pairs.append(("routes_4xx" if status < 500 else "routes_5xx", route))
     if event.throttled:
-        return [("throttled", facts.path)]
-    if viewed:
+        pairs.append(("throttled", facts.path))
+    elif page:
+        pairs.append(("paths", facts.path))
         source = referrer_host(facts.referrer, facts.host)
-        if source is None:
-            return [("paths", facts.path)]
-        return [("paths", facts.path), ("referrers", source)]
-    if facts.method == "GET" and event.status == 404:
-        return [("not_found", facts.path)]
-    return []
+        if source is not None:
+            pairs.append(("referrers", source))
+    elif facts.method == "GET" and status == 404:
+        pairs.append(("not_found", facts.path))
+    return pairs
 
 
 def increments(event: Event, agent: Agent) -> list[tuple[str, str]]:
     """The (dimension, member) pairs one request adds 1 to: the reference the recorder's
     batched counting is tested against."""
-    viewed = not event.throttled and page_view(event.facts, event.status, agent)
-    return by_shape(event, agent) + by_request(event, viewed)
+    return by_shape(event, agent) + by_request(event, viewed(event, agent))

@@ -53,6 +53,14 @@ end
 if failed then return {lost, failed} end
 return (#ARGV - 1) / 2
 """
+# Trims a ``routes`` key as ZREMRANGEBYRANK does and returns the members it removed: the writer
+# then deletes their response-time sketches (`Keys.sketch`, other slots). ARGV[1]: the last
+# rank to remove (negative: all but the top members).
+TRIM_ROUTES = """
+local gone = redis.call('ZRANGE', KEYS[1], 0, ARGV[1])
+if #gone > 0 then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, ARGV[1]) end
+return gone
+"""
 # How long a batch's marker outlives it: a retry later than this (a partition that heals after
 # five minutes, just after Redis applied the batch) could count it twice. Markers cost about
 # 100 bytes each, one per dimension and day a flush writes.
@@ -109,6 +117,10 @@ class Writer:
         # live worker, and `trim_remaining` at shutdown leaves nothing over the limit.
         self.trim_slack = max(1, max_members // 8)
         self._untrimmed: dict[str, int] = {}
+        # The untrimmed ``routes`` keys and their day (None: all time): a route trimmed off one
+        # loses its sketch of that day too, so only routes that survive trimming keep one.
+        self._route_days: dict[str, int | None] = {}
+        self._trimmed_routes: list[tuple[int | None, list[Any]]] = []
         self._salts: dict[int, bytes] = {}
         self._expiring: set[str] = set()
         self._expiring_since = time.monotonic()
@@ -154,13 +166,13 @@ class Writer:
                 if keys.trimmed(dimension):
                     for key in targets:
                         written[key] = written.get(key, 0) + len(entries)
+                    if dimension == "routes":
+                        self._route_days[keys.day(dimension, day)] = day
+                        self._route_days[keys.all(dimension)] = None
                 expiring_key = keys.expiring(dimension, day)
                 if expiring_key is not None:
                     days[expiring_key] = day
-            for key in self._due_for_trim(written):
-                # Keeps the top members: a scanner's million random URLs cannot grow a key.
-                pipe.zremrangebyrank(key, 0, -self.max_members - 1)
-                sent.append(("trim", key))
+            sent += [self._trim(pipe, key) for key in self._due_for_trim(written)]
             sent += [("expire", key) for key in self._expire(pipe, days)]
             try:
                 replies = pipe.execute(raise_on_error=False) if sent else []
@@ -171,6 +183,7 @@ class Writer:
                 pending.done()
                 continue
             retry = self._read_replies(pending, chunk, sent, replies)
+            self._delete_sketches()
             if retry is not None:
                 raise retry
             pending.done()
@@ -210,6 +223,8 @@ class Writer:
                 continue  # a trim or an expiry: queued again by a later flush
             elif kind == "trim":
                 self._untrimmed.pop(what, None)
+                if not failed and what in self._route_days:
+                    self._trimmed_routes.append((self._route_days.pop(what), reply))
             else:
                 self._expiring.add(what)
             if failed and kind != "increment":
@@ -254,10 +269,49 @@ class Writer:
         if not self._untrimmed:
             return
         pipe = self.client.pipeline(transaction=False)
-        for key in self._untrimmed:
-            pipe.zremrangebyrank(key, 0, -self.max_members - 1)
-        _execute(pipe)
+        sent = [self._trim(pipe, key) for key in self._untrimmed]
+        for (_, key), reply in zip(sent, pipe.execute(raise_on_error=False), strict=True):
+            if isinstance(reply, redis.ResponseError):
+                warn_limited("command", "wsgi_analytics: Redis refused a command: %s", reply)
+            elif key in self._route_days:
+                self._trimmed_routes.append((self._route_days.pop(key), reply))
         self._untrimmed.clear()
+        self._delete_sketches()
+
+    def _trim(self, pipe: Any, key: str) -> tuple[str, str]:
+        """Queue the trim of ``key`` to its top ``max_members``: a scanner's million random URLs
+        cannot grow a key. A ``routes`` key's trim returns the routes it removed."""
+        if key in self._route_days:
+            pipe.execute_command("EVAL", TRIM_ROUTES, 1, key, -self.max_members - 1)
+        else:
+            pipe.zremrangebyrank(key, 0, -self.max_members - 1)
+        return ("trim", key)
+
+    def _delete_sketches(self) -> None:
+        """Delete the response-time sketches of the routes trims removed (`TRIM_ROUTES`), each
+        of the day it was trimmed from. Best effort: a sketch left behind by a failure (or
+        written again by another worker meanwhile) expires with its day, and an all-time one
+        goes at the route's next trim."""
+        if not self._trimmed_routes:
+            return
+        trimmed, self._trimmed_routes = self._trimmed_routes, []
+        pipe = self.client.pipeline(transaction=False)
+        deletes = 0
+        for day, gone in trimmed:
+            for member in gone if isinstance(gone, list) else ():
+                route = member.decode("utf-8", "replace") if isinstance(member, bytes) else member
+                pipe.delete(self.keys.sketch(str(route), day))
+                deletes += 1
+        if not deletes:
+            return
+        try:
+            replies = pipe.execute(raise_on_error=False)
+        except (redis.ConnectionError, redis.TimeoutError, OSError) as error:
+            warn_limited("command", "wsgi_analytics: trimmed routes' sketches kept: %s", error)
+            return
+        for reply in replies:
+            if isinstance(reply, redis.ResponseError):
+                warn_limited("command", "wsgi_analytics: Redis refused a command: %s", reply)
 
     def _write_visitors(self, pending: Pending) -> None:
         pipe = self.client.pipeline(transaction=False)
@@ -324,14 +378,6 @@ class Writer:
         for key in queued:
             pipe.expireat(key, (days[key] + 1 + self.retention_days) * 86400)
         return queued
-
-
-def _execute(pipe: Any) -> None:
-    # raise_on_error=False: a command error (a key of the wrong type, say) would fail again on
-    # every retry; log it and move on. Connection errors still raise and keep counts pending.
-    for result in pipe.execute(raise_on_error=False):
-        if isinstance(result, redis.ResponseError):
-            warn_limited("command", "wsgi_analytics: Redis refused a command: %s", result)
 
 
 def _text(value: object) -> str:
