@@ -296,12 +296,83 @@ def run_versus(url: str, requests: int, rounds: int = 5) -> dict[str, Any]:
     return out
 
 
+async def _time_asgi(app: Any, method: str, peers_: list[str]) -> list[float]:
+    """Microseconds per request, one at a time, as a server's single connection would."""
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Any) -> None:
+        return None
+
+    timings: list[float] = []
+    clock = time.perf_counter_ns
+    for peer in peers_:
+        scope = {
+            "type": "http",
+            "method": method,
+            "path": "/comment",
+            "headers": [(b"host", b"example.com")],
+            "client": (peer, 1234),
+        }
+        began = clock()
+        await app(scope, receive, send)
+        timings.append((clock() - began) / 1000)
+    return timings
+
+
+def run_versus_asgi(url: str, requests: int, rounds: int = 5) -> dict[str, Any]:
+    """`run_versus` on asyncio: ours (`ASGIAnalytics` with a `Throttle`) against `limits.aio`
+    (`LimitsASGI`), POST minus GET through the same middleware, one request at a time."""
+    throttle = Throttle(limit=5, window=3600)
+    ours = ASGIAnalytics(hello_asgi, redis_url=url, throttle=throttle, flush_interval=_ASLEEP)
+    theirs = peers.LimitsASGI(hello_asgi, url)
+    per_round = max(requests // rounds, 10)
+    names = ("get", "accepted", "refused")
+    timings: dict[str, dict[str, list[float]]] = {
+        w: {n: [] for n in names} for w in ("ours", "limits")
+    }
+
+    async def measure() -> None:
+        warm = _addresses(200, 7_000_000)
+        await _time_asgi(ours, "POST", warm)
+        await _time_asgi(theirs, "POST", warm)
+        spam = {"ours": "192.0.2.20", "limits": "192.0.2.21"}
+        await _time_asgi(ours, "POST", [spam["ours"]] * 5)
+        await _time_asgi(theirs, "POST", [spam["limits"]] * 5)
+        for round_ in range(rounds):
+            base = 8_000_000 + round_ * 2 * per_round
+            for who, app in (("ours", ours), ("limits", theirs)):
+                fresh = _addresses(per_round, base + (0 if who == "ours" else per_round))
+                t = timings[who]
+                t["get"] += await _time_asgi(app, "GET", fresh)
+                t["accepted"] += await _time_asgi(app, "POST", fresh)
+                t["refused"] += await _time_asgi(app, "POST", [spam[who]] * per_round)
+            ours.recorder.flush()
+
+    try:
+        asyncio.run(measure())
+    finally:
+        throttle.close()
+        ours.recorder.close()
+    out: dict[str, Any] = {"requests_per_round": per_round, "rounds": rounds}
+    for who, t in timings.items():
+        get = median(t["get"])
+        out[who] = {
+            "get_median_us": get,
+            "added_accepted_us": median(t["accepted"]) - get,
+            "added_refused_us": median(t["refused"]) - get,
+        }
+    return out
+
+
 def run(url: str, requests: int) -> dict[str, Any]:
     return {
         "config": {"requests": requests},
         "wsgi": run_wsgi(url, requests),
         "asgi": run_asgi(url, requests),
         "versus": run_versus(url, requests),
+        "versus_asgi": run_versus_asgi(url, requests),
     }
 
 
@@ -345,6 +416,20 @@ def report(data: dict[str, Any]) -> str:
             f"rounds of {v['requests_per_round']:,}, medians):",
             "",
             table(("WSGI, in-process, µs", "ours", "limits", "ours / limits"), versus),
+        ]
+    va = data.get("versus_asgi")
+    if va:
+        o, t = va["ours"], va["limits"]
+        pairs = [
+            ("added per accepted POST", o["added_accepted_us"], t["added_accepted_us"]),
+            ("added per refused POST", o["added_refused_us"], t["added_refused_us"]),
+        ]
+        versus = [(name, a, b, a / b if b else float("nan")) for name, a, b in pairs]
+        lines += [
+            "",
+            table(
+                ("ASGI, in-process, one at a time, µs", "ours", "limits", "ours / limits"), versus
+            ),
         ]
     return "\n".join(lines)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import re
@@ -478,10 +479,48 @@ def test_raw_path_follows_the_server_settings(
         gate = throttle.bind_sync(redis_url=url)
         outcomes = [gate.check(post(), 0) for _ in range(3)]
         assert [getattr(outcome, "status", None) for outcome in outcomes] == [None, None, 429]
+        agate = throttle.bind_async(redis_url=url)
+
+        async def three() -> list[Refusal | None]:
+            return [await agate.check(post(peer=OTHER), 0) for _ in range(3)]
+
+        outcomes = asyncio.run(three())
+        assert [getattr(outcome, "status", None) for outcome in outcomes] == [None, None, 429]
         with redis.Redis.from_url(url, decode_responses=True) as reader:
-            (key,) = throttle_keys(reader)
-            assert reader.zcard(key) == 2
+            keys = throttle_keys(reader)
+            assert [reader.zcard(key) for key in keys] == [2, 2]
         throttle.close()
+
+
+def test_async_raw_path_reloads_the_script_and_survives_a_cancel(
+    recorder: Recorder, client: redis.Redis, throttles: list[Throttle]
+) -> None:
+    throttle = Throttle(limit=3, window=60)
+    throttles.append(throttle)
+    gate = throttle.bind_async(client=recorder.client)
+
+    async def run() -> list[Refusal | None]:
+        first = await gate.check(post(), 0)
+        client.script_flush()  # NOSCRIPT on the next EVALSHA: loaded again, not an error
+        second = await gate.check(post(), 0)
+        # A request cancelled while its script call is in flight (the client went away):
+        # its connection may still get that reply, so it is never used again.
+        task = asyncio.ensure_future(gate.check(post(), 0))
+        await asyncio.sleep(0)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return [first, second, await gate.check(post(), 0), await gate.check(post(), 0)]
+
+    outcomes = asyncio.run(run())
+    assert outcomes[:2] == [None, None]
+    # the cancelled call may or may not have reached Redis before it was dropped
+    assert [getattr(outcome, "status", None) for outcome in outcomes[2:]] in (
+        [None, 429],
+        [429, 429],
+    )
+    (key,) = throttle_keys(client)
+    assert client.zcard(key) == 3
 
 
 def test_raw_path_with_a_wrong_password_fails_open(

@@ -158,7 +158,7 @@ class Throttle:
         def connect() -> connection.AsyncClient:
             return fastclient.async_client(source, url, timeout)
 
-        gate = AsyncGate(self._policy(prefix), self.methods, connect)
+        gate = AsyncGate(self._policy(prefix), self.methods, connect, timeout=timeout)
         self._gates.add(gate)
         return gate
 

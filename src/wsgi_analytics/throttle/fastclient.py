@@ -10,6 +10,7 @@ environment's URL (`wsgi_analytics.connection.resolve_url`).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import socket
@@ -24,7 +25,15 @@ import redis.connection
 
 from .. import connection
 
-__all__ = ["RawScript", "async_client", "check_async_source", "raw_script", "sync_client"]
+__all__ = [
+    "AsyncRawScript",
+    "RawScript",
+    "async_client",
+    "async_raw_script",
+    "check_async_source",
+    "raw_script",
+    "sync_client",
+]
 
 # What identifies the server and the account; everything else (timeouts, retries, decoding,
 # redis-py internals) is ours to choose. The asyncio connection classes accept all of these.
@@ -331,3 +340,153 @@ def raw_script(client: connection.Client, script: str, timeout: float) -> RawScr
     if kwargs.get("credential_provider") is not None:
         return None
     return RawScript(script, _settings(kwargs), timeout)
+
+
+class _Resp(asyncio.Protocol):
+    """One asyncio connection carrying one command at a time (`AsyncRawScript`)."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buffer = b""
+        self.waiter: asyncio.Future[Any] | None = None
+        self.broken = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        waiter = self.waiter
+        if waiter is None or waiter.done():
+            self.broken = True  # a reply nobody asked for: this stream is out of step
+            return
+        try:
+            value, end = _parse(self.buffer, 0)
+        except _Incomplete:
+            return
+        except Exception as error:
+            self.broken = True
+            waiter.set_exception(error)
+            return
+        self.buffer = self.buffer[end:]
+        waiter.set_result(value)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.broken = True
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(redis.ConnectionError("Redis closed the connection"))
+
+    def close(self) -> None:
+        self.broken = True
+        if self.transport is not None:
+            self.transport.close()
+
+
+def _expire(waiter: asyncio.Future[Any]) -> None:
+    if not waiter.done():
+        waiter.set_exception(redis.TimeoutError("Timeout reading from Redis"))
+
+
+class AsyncRawScript:
+    """`RawScript` for one event loop: asyncio protocol connections, pooled in that loop.
+
+    Made inside the loop that uses it (the async gate makes one per loop); `close` closes its
+    transports, which the gate does as the loop shuts down.
+    """
+
+    def __init__(self, script: str, settings: dict[str, Any], timeout: float) -> None:
+        self.script = script.encode()
+        self.sha = hashlib.sha1(self.script).hexdigest().encode()  # noqa: S324 - Redis' script id
+        self.settings = settings
+        self.timeout = timeout
+        self._idle: list[_Resp] = []
+        self._closed = False
+
+    async def _connect(self) -> _Resp:
+        loop = asyncio.get_running_loop()
+        settings, timeout = self.settings, self.timeout
+        if settings.get("path"):
+            opening = loop.create_unix_connection(_Resp, settings["path"])
+        else:
+            host = settings.get("host") or "localhost"
+            opening = loop.create_connection(_Resp, host, int(settings.get("port") or 6379))
+        try:
+            _, protocol = await asyncio.wait_for(opening, timeout)
+        except (asyncio.TimeoutError, TimeoutError) as error:
+            raise redis.TimeoutError("Timeout connecting to Redis") from error
+        except OSError as error:
+            raise redis.ConnectionError(str(error)) from error
+        try:
+            password, username = settings.get("password"), settings.get("username")
+            if password:
+                auth = [b"AUTH", str(username).encode()] if username else [b"AUTH"]
+                reply = await self._ask(protocol, _encode([*auth, str(password).encode()]))
+                if isinstance(reply, redis.ResponseError):
+                    raise redis.AuthenticationError(str(reply))
+            if int(settings.get("db") or 0):
+                reply = await self._ask(protocol, _encode([b"SELECT", b"%d" % int(settings["db"])]))
+                if isinstance(reply, redis.ResponseError):
+                    raise reply
+        except BaseException:
+            protocol.close()
+            raise
+        return protocol
+
+    async def _ask(self, protocol: _Resp, payload: bytes) -> Any:
+        loop = asyncio.get_running_loop()
+        waiter = protocol.waiter = loop.create_future()
+        assert protocol.transport is not None
+        protocol.transport.write(payload)
+        timer = loop.call_later(self.timeout, _expire, waiter)
+        try:
+            return await waiter
+        except BaseException:
+            # timed out, cancelled (the client went away) or lost: the reply may still come,
+            # so this connection can never be trusted with another command
+            protocol.close()
+            raise
+        finally:
+            timer.cancel()
+            protocol.waiter = None
+
+    async def __call__(self, keys: list[str], args: list[int]) -> Any:
+        if self._closed:
+            raise redis.ConnectionError("throttle closed")
+        parts = [b"EVALSHA", self.sha, b"%d" % len(keys)]
+        parts += [key.encode() for key in keys]
+        parts += [b"%d" % arg for arg in args]
+        idle = self._idle
+        protocol = idle.pop() if idle else await self._connect()
+        reply = await self._ask(protocol, _encode(parts))
+        if isinstance(reply, redis.ResponseError) and str(reply).startswith("NOSCRIPT"):
+            parts[:2] = [b"EVAL", self.script]  # the script cache was flushed: load it again
+            reply = await self._ask(protocol, _encode(parts))
+        if self._closed or protocol.broken:
+            protocol.close()
+        else:
+            idle.append(protocol)
+        if isinstance(reply, redis.ResponseError):
+            raise reply
+        return reply
+
+    def close(self) -> None:
+        self._closed = True
+        idle, self._idle = self._idle, []
+        for protocol in idle:
+            protocol.close()
+
+
+def async_raw_script(
+    client: connection.AsyncClient, script: str, timeout: float
+) -> AsyncRawScript | None:
+    """An `AsyncRawScript` on ``client``'s server when its settings are plain enough."""
+    if not isinstance(client, redis.asyncio.Redis):
+        return None
+    pool = client.connection_pool
+    if pool.connection_class not in (_async.Connection, _async.UnixDomainSocketConnection):
+        return None
+    kwargs = pool.connection_kwargs
+    if kwargs.get("credential_provider") is not None:
+        return None
+    return AsyncRawScript(script, _settings(kwargs), timeout)

@@ -11,7 +11,7 @@ import asyncio
 import secrets
 import threading
 import weakref
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
 from .. import connection
@@ -80,12 +80,18 @@ class SyncGate:
 
 
 class _LoopClient:
-    __slots__ = ("client", "guard", "script")
+    __slots__ = ("client", "guard", "raw", "script")
 
-    def __init__(self, client: connection.AsyncClient, guard: AsyncGenerator[None, None]) -> None:
+    def __init__(self, client: connection.AsyncClient, timeout: float) -> None:
         self.client = client
-        self.script: Any = client.register_script(SCRIPT)
-        self.guard = guard
+        # The raw path when the server allows it (see `fastclient.AsyncRawScript`).
+        self.raw = fastclient.async_raw_script(client, SCRIPT, timeout)
+        script: Any = client.register_script(SCRIPT)
+        self.script: Callable[[list[str], list[int]], Awaitable[Any]] = self.raw or (
+            lambda keys, args: script(keys, args, client=client)
+        )
+        # closes this loop's connections as the loop shuts down (`_close_with_loop`)
+        self.guard: AsyncGenerator[None, None] | None = None
 
 
 class AsyncGate:
@@ -101,9 +107,12 @@ class AsyncGate:
         policy: Policy,
         methods: frozenset[str],
         connect: Callable[[], connection.AsyncClient],
+        *,
+        timeout: float = 0.25,
     ) -> None:
         self.methods = methods
         self.policy = policy
+        self.timeout = timeout
         self._connect = connect
         self._secret = policy.secret
         self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopClient] = (
@@ -121,7 +130,7 @@ class AsyncGate:
             here = self._loops.get(asyncio.get_running_loop()) or await self._open()
             secret = self._secret or await self._load_secret(here.client)
             call = policy.call(who, facts.path, secret)
-            reply = await here.script(call.keys, call.args, client=here.client)
+            reply = await here.script(call.keys, call.args)
             return policy.answer(reply, call.rules)
         except Exception as error:
             return policy.failed(error)
@@ -131,8 +140,8 @@ class AsyncGate:
             raise RuntimeError("throttle closed")
         loop = asyncio.get_running_loop()
         client = self._connect()
-        guard = _close_with_loop(client, self._loops)
-        here = self._loops[loop] = _LoopClient(client, guard)
+        here = self._loops[loop] = _LoopClient(client, self.timeout)
+        guard = here.guard = _close_with_loop(here, self._loops)
         await guard.__anext__()  # registers the generator with this loop's shutdown
         return here
 
@@ -147,7 +156,7 @@ class AsyncGate:
     async def aclose(self) -> None:
         """Close the current loop's client now (others close with their loops)."""
         here = self._loops.pop(asyncio.get_running_loop(), None)
-        if here is not None:
+        if here is not None and here.guard is not None:
             await here.guard.aclose()  # runs its finally: the client closes
 
     def close(self) -> None:
@@ -156,11 +165,13 @@ class AsyncGate:
 
 
 async def _close_with_loop(
-    client: connection.AsyncClient,
+    here: _LoopClient,
     loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopClient],
 ) -> AsyncGenerator[None, None]:
     try:
         yield
     finally:
         loops.pop(asyncio.get_running_loop(), None)
-        await client.aclose()
+        if here.raw is not None:
+            here.raw.close()
+        await here.client.aclose()
