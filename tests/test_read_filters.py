@@ -12,16 +12,22 @@ from datetime import date, timedelta
 import pytest
 import redis
 
+from wsgi_analytics import connection
 from wsgi_analytics.keys import Keys, day_label, pair_bucket, pair_member
 from wsgi_analytics.reading import stats as stats_module
 from wsgi_analytics.reading.stats import Stats
 from wsgi_analytics.request.clock import SiteClock
 
+from .cluster import ClusterNodes, cluster_nodes
+
+# the fixture, imported for pytest
+__all__ = ["cluster_nodes"]
+
 KEYS = Keys("analytics")
 
 
 def page_views(
-    client: redis.Redis, day: int | None, views: list[tuple[str, str, str, int]]
+    client: connection.Client, day: int | None, views: list[tuple[str, str, str, int]]
 ) -> None:
     """``views``: (path, source, browser, count) of one day, counted as the recorder does: each
     dimension's own key, and every pair of a filter dimension with another dimension."""
@@ -305,3 +311,35 @@ def test_filtered_hours_are_all_there_whatever_the_limit(
 
 def as_date(day: int) -> date:
     return date(1970, 1, 1) + timedelta(days=day)
+
+
+# -- Redis Cluster --------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_filters_live_routes_and_dates_on_a_cluster(cluster_nodes: ClusterNodes) -> None:
+    cluster_nodes.flush()
+    client = connection.connect(cluster_nodes.url, decode_responses=True)
+    try:
+        with Stats(client=client) as stats:
+            today = stats.today()
+            page_views(client, today, [("/pricing/", "Google", "Firefox", 3)])
+            page_views(client, today - 1, [("/pricing/", "Hacker News", "Chrome", 2)])
+            client.pfadd(KEYS.live(int(time.time() // 60)), "a", "b")
+            client.zincrby(KEYS.day("routes", today), 5, "GET /x")
+            client.zincrby(KEYS.sketch("GET /x", today), 5, "300")
+            assert stats.top("sources", days=2, where=("paths", "/pricing/")) == [
+                ("Google", 3),
+                ("Hacker News", 2),
+            ]
+            assert stats.top("paths", start=as_date(today - 1), end=as_date(today - 1)) == [
+                ("/pricing/", 2)
+            ]
+            assert stats.live(5) in (0, 2)  # 0 only if the minute turned meanwhile
+            assert [(row.route, row.requests) for row in stats.routes()] == [("GET /x", 5)]
+            snapshot = stats.snapshot(days=7, routes=5, live=5)
+            assert snapshot.tables["paths"].rows == [("/pricing/", 5)]
+            client.script_flush()
+            assert stats.snapshot(days=7).page_views == 5
+    finally:
+        client.close()

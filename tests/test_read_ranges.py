@@ -164,6 +164,7 @@ def test_ranges_are_cut_at_the_retention(days: Stats, client: redis.Redis) -> No
         pytest.param({"days": 10_001}, "days must be", id="days huge"),
         pytest.param({"where": ("referrers", "x")}, "where can filter by", id="where dimension"),
         pytest.param({"where": "paths"}, "pair of strings", id="where shape"),
+        pytest.param({"limit": 10_001}, "up to 10,000", id="limit"),
     ],
 )
 def test_bad_ranges(days: Stats, arguments: dict[str, Any], message: str) -> None:

@@ -37,7 +37,7 @@ from .ranges import Span, day_number, resolve
 from .routes import RouteStats, route_rows
 from .snapshot import Previous, Series, Snapshot, Table
 
-__all__ = ["FILTERS", "PAGE_VIEW_DIMENSIONS", "Series", "Snapshot", "Stats", "Table"]
+__all__ = ["FILTERS", "MAX_LIMIT", "PAGE_VIEW_DIMENSIONS", "Series", "Snapshot", "Stats", "Table"]
 
 # The dimensions a read can be filtered by (``where``), and the page-view dimensions a filtered
 # read can show: the drill-down pairs the recorder counts (`wsgi_analytics.keys`).
@@ -45,6 +45,7 @@ FILTERS = PAIR_FILTERS
 PAGE_VIEW_DIMENSIONS = PAIR_DIMENSIONS
 _TIMELINE = "timeline"
 _LIVE_MAX = 30
+MAX_LIMIT = 10_000  # rows a table read returns at most
 # Filtered reads of past days, remembered in this process (they hardly change): how long, and
 # how many (filter member, day) results at most.
 _PAIRS_MEMO_SECONDS = 60.0
@@ -60,8 +61,10 @@ def _count(value: Any) -> int:
 
 
 def _check_limit(limit: object) -> int:
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
-        raise ValueError(f"limit must be a non-negative integer, not {limit!r}")
+    # Bounded: the rows of a table are read in one command, and a range sums at least `limit`
+    # members a day (the recorder keeps 10,000 a day by default).
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= MAX_LIMIT:
+        raise ValueError(f"limit must be a non-negative integer up to {MAX_LIMIT:,}, not {limit!r}")
     return limit
 
 
