@@ -4,13 +4,15 @@ written with the documented layout (`Keys.sketch`), over ranges."""
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 import redis
 
-from wsgi_analytics import RouteStats
+from wsgi_analytics import Recorder, RouteStats, WSGIAnalytics
 from wsgi_analytics.cli import main
 from wsgi_analytics.keys import Keys, day_label
 from wsgi_analytics.reading.stats import Stats
@@ -122,3 +124,45 @@ def test_no_routes(client: redis.Redis) -> None:
     with Stats(client=client) as stats:
         assert stats.routes() == []
         assert stats.routes(limit=0) == []
+
+
+def test_routes_recorded_by_the_middleware_read_back(client: redis.Redis, redis_url: str) -> None:
+    """End to end: a WSGI app whose handler takes a known time, errors included."""
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        path = environ["PATH_INFO"]
+        environ["wsgi_analytics.route"] = "/items/{item_id}" if path.startswith("/items/") else None
+        time.sleep(0.02 if "/slow" in path else 0.002)
+        status = "404 Not Found" if path.endswith("/gone") else "200 OK"
+        if path.endswith("/boom"):
+            status = "500 Internal Server Error"
+        start_response(status, [("Content-Type", "application/json")])
+        return [b"{}"]
+
+    recorder = Recorder(redis_url, flush_interval=60)
+    wrapped = WSGIAnalytics(app, recorder=recorder)
+    for path in ["/items/1", "/items/2", "/items/3/slow", "/items/4/gone", "/items/5/slow/boom"]:
+        environ = {
+            "REQUEST_METHOD": "GET",
+            "PATH_INFO": path,
+            "SERVER_NAME": "example.org",
+            "SERVER_PORT": "80",
+            "wsgi.url_scheme": "http",
+            "REMOTE_ADDR": "192.0.2.1",
+            "HTTP_USER_AGENT": "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko Firefox/133.0",
+        }
+        body = wrapped(environ, lambda status, headers, exc_info=None: lambda data: None)
+        b"".join(body)
+        getattr(body, "close", lambda: None)()
+    recorder.close()
+    with Stats(client=client) as stats:
+        (row,) = stats.routes()
+    assert (row.route, row.requests, row.client_errors, row.errors) == (
+        "GET /items/{item_id}",
+        5,
+        1,
+        1,
+    )
+    # Lower quantiles of 5 durations: ranks 2 (2 ms and a bit) and 3 (20 ms and a bit).
+    assert 2 <= row.p50 < 20
+    assert row.p95 >= 20 * 0.98
