@@ -9,12 +9,14 @@ import io
 import re
 from collections.abc import Iterator
 from html.parser import HTMLParser
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import redis
 from starlette.testclient import TestClient
 
+from wsgi_analytics import WSGIAnalytics
 from wsgi_analytics.dashboard import app
 from wsgi_analytics.keys import Keys, day_label, today
 from wsgi_analytics.recording.recorder import Recorder
@@ -445,3 +447,46 @@ def test_bursty_day_shows_the_hours_around_its_traffic(week: TestClient) -> None
     assert labels[-1] <= "21:00"
     assert wide.count('<rect class="bar"') == 1
     assert "3 page views</title>" in wide
+
+
+def test_endpoints_recorded_by_the_middleware(client: redis.Redis, redis_url: str) -> None:
+    """An API behind `WSGIAnalytics`: its routes, statuses and times on the page."""
+
+    def api(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        path = environ["PATH_INFO"]
+        if path.startswith("/items/"):
+            environ["wsgi_analytics.route"] = "/items/{item_id}"
+        status = {"gone": "404 Not Found", "boom": "500 Internal Server Error"}.get(
+            path.rsplit("/", 1)[-1], "200 OK"
+        )
+        start_response(status, [("Content-Type", "application/json")])
+        return [b"{}"]
+
+    recorder = Recorder(redis_url, flush_interval=60)
+    wrapped = WSGIAnalytics(api, recorder=recorder)
+    for path in ["/items/1", "/items/2", "/items/3", "/items/4/gone", "/items/5/boom", "/ping"]:
+        environ = {
+            "REQUEST_METHOD": "GET",
+            "PATH_INFO": path,
+            "SERVER_NAME": "example.org",
+            "SERVER_PORT": "80",
+            "wsgi.url_scheme": "http",
+            "REMOTE_ADDR": "192.0.2.1",
+            "HTTP_USER_AGENT": FIREFOX,
+        }
+        body = wrapped(environ, lambda status, headers, exc_info=None: lambda data: None)
+        b"".join(body)
+        getattr(body, "close", lambda: None)()
+    recorder.close()
+    with TestClient(
+        app(client=client, trust_local=True), base_url="http://127.0.0.1", client=LOCAL
+    ) as tc:
+        html = tc.get("/").text
+    assert "2 routes · 6 requests" in html
+    rows = endpoint_rows(html)
+    assert [row[:4] for row in rows] == [
+        ["GET /items/{item_id}", "5", "20%", "20%"],
+        ["GET /ping", "1", "0%", "0%"],
+    ]
+    assert all(cell.endswith(" ms") for row in rows for cell in row[4:7])
+    assert '<div class="v">0</div>' in html  # JSON answers are requests, not page views
