@@ -130,24 +130,25 @@ def test_same_numbers_as_the_adapter(redis_url: str, client: redis.Redis, closin
         assert mine.top("bots") == [("Googlebot", 1)]
 
 
-def test_route_templates_left_for_the_adapter(
-    redis_url: str, client: redis.Redis, closing: Closing
-) -> None:
+def test_route_templates(redis_url: str, client: redis.Redis, closing: Closing) -> None:
     app = site()
-    closing(Analytics(app, redis_url=redis_url, flush_interval=60))
-    seen: list[Any] = []
-    counted = app.wsgi_app
-
-    def outside(environ: dict[str, Any], start_response: Any) -> Any:
-        # What the adapter reads when it counts: the same environ, after the app ran.
-        body = counted(environ, start_response)
-        seen.append(environ.get("wsgi_analytics.route"))
-        return body
-
-    app.wsgi_app = outside  # type: ignore[method-assign]
-    drive(app, [("GET", path, CHROME, "") for path in ("/items/42", "/", "/missing", "/about")])
-    # /about is answered by the router itself (a 308 to /about/): no rule matched.
-    assert seen == ["/items/<int:item_id>", "/", None, None]
+    analytics = Analytics(app, redis_url=redis_url, flush_interval=60)
+    closing(analytics)
+    paths = ["/items/42", "/items/43", "/", "/missing/7", "/about", "/comment"]
+    drive(app, [("GET", path, CHROME, "") for path in paths])
+    drive(app, [("POST", "/comment", CHROME, "")])
+    analytics.recorder.flush()
+    with Stats(redis_url) as stats:
+        assert [(row.route, row.requests, row.client_errors) for row in stats.routes()] == [
+            ("GET /items/<int:item_id>", 2, 0),  # Flask's own syntax, as url_rule has it
+            ("GET (unmatched)", 1, 1),
+            ("GET /", 1, 0),
+            # Answered by the router itself (a 308 to /about/, a 405): no rule matched, so
+            # the path's template.
+            ("GET /about", 1, 0),
+            ("GET /comment", 1, 1),
+            ("POST /comment", 1, 0),
+        ]
 
 
 def test_throttle_from_config(redis_url: str, client: redis.Redis, closing: Closing) -> None:
@@ -176,6 +177,28 @@ def test_throttle_from_config(redis_url: str, client: redis.Redis, closing: Clos
     with Stats(redis_url) as stats:
         assert stats.top("throttled") == [("/comment", 1)]
         assert stats.top("statuses") == [("200", 6), ("429", 1)]
+
+
+def test_exclusions_from_config(redis_url: str, client: redis.Redis, closing: Closing) -> None:
+    app = site()
+    app.add_url_rule("/healthz", "healthz", lambda: "ok")
+    app.config["WSGI_ANALYTICS"] = {
+        "redis_url": redis_url,
+        "flush_interval": 60,
+        "exclude": ["/healthz", "/static/", "/comment"],
+        "throttle": {"limit": 1},
+    }
+    analytics = Analytics(app)
+    closing(analytics)
+    paths = ["/healthz", "/static/app.css", "/"]
+    assert drive(app, [("GET", path, CHROME, "") for path in paths]) == [200, 404, 200]
+    # The throttle still applies to an excluded path; neither answer is counted.
+    assert drive(app, [("POST", "/comment", CHROME, "")] * 2) == [200, 429]
+    analytics.recorder.flush()
+    with Stats(redis_url) as stats:
+        assert stats.top("statuses") == [("200", 1)]
+        assert stats.top("paths") == [("/", 1)]
+        assert stats.top("throttled") == []
 
 
 @pytest.mark.parametrize(

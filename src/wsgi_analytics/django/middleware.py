@@ -1,8 +1,10 @@
 """``AnalyticsMiddleware``: the adapters' counting inside Django's middleware chain.
 
-It reads the request with the core's own functions (the WSGI environ, or under ASGI the scope),
-so it counts exactly what `WSGIAnalytics` and `ASGIAnalytics` count for the same traffic, and
-adds what only Django knows: the matched route (``request.resolver_match.route``). Sync and
+It reads the request with the core's own functions (the WSGI environ, or under ASGI the scope)
+and records through the adapters' own call (status, Content-Type, route, duration from the
+call to the last chunk), so it counts exactly what `WSGIAnalytics` and `ASGIAnalytics` count
+for the same traffic, plus what only Django knows: the matched route
+(``request.resolver_match.route``). Sync and
 async capable: under ASGI it runs on the event loop, its throttle on an asyncio client.
 """
 
@@ -19,7 +21,6 @@ from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase, StreamingHttpResponse
 
 from .._log import logger
-from .._native import ROUTE_KEY
 from ..adapters.common import record_quietly
 from ..request.facts import Facts, from_environ, from_scope
 from ..throttle import Refusal
@@ -50,20 +51,24 @@ class AnalyticsMiddleware:
     def __call__(self, request: HttpRequest) -> Any:
         if self.is_async:
             return self.__acall__(request)
+        # Per-request state lives in this frame and the closures below, never on self.
         started = perf_counter()
         analytics = self.analytics
         facts = _facts(request)
+        counted = analytics.exclude is None or not analytics.exclude(facts.path)
         gate = analytics.sync_gate()
         if gate is not None and facts.method in gate.methods:
             refusal = gate.check(facts, analytics.trusted_proxies)
             if refusal is not None:
-                return self._refuse(facts, refusal, started)
+                return self._refuse(facts, refusal, started, counted)
+        if not counted:
+            return self.get_response(request)
         try:
             response = self.get_response(request)
         except BaseException:
             # Django turns a view's exception into a 500 response below us; this is what gets
             # past that (another middleware's bug): a 500 to the server as well.
-            self._record(facts, 500, None, route_of(request), perf_counter() - started)
+            self._record(facts, 500, started, route_of(request))
             raise
         return self._counted(request, facts, response, started)
 
@@ -71,23 +76,30 @@ class AnalyticsMiddleware:
         started = perf_counter()
         analytics = self.analytics
         facts = _facts(request)
+        counted = analytics.exclude is None or not analytics.exclude(facts.path)
         gate = analytics.async_gate()
         if gate is not None and facts.method in gate.methods:
             refusal = await gate.check(facts, analytics.trusted_proxies)
             if refusal is not None:
-                return self._refuse(facts, refusal, started)
+                return self._refuse(facts, refusal, started, counted)
+        if not counted:
+            response: HttpResponseBase = await self.get_response(request)
+            return response
         try:
             response = await self.get_response(request)
         except BaseException:
-            self._record(facts, 500, None, route_of(request), perf_counter() - started)
+            self._record(facts, 500, started, route_of(request))
             raise
         return self._counted(request, facts, response, started)
 
-    def _refuse(self, facts: Facts, refusal: Refusal, started: float) -> HttpResponse:
+    def _refuse(
+        self, facts: Facts, refusal: Refusal, started: float, counted: bool
+    ) -> HttpResponse:
         """The adapters' refusal (429, or 503 with ``fail_open=False``): same status, headers
-        and body; no view and no other middleware runs."""
-        duration = perf_counter() - started
-        self._record(facts, refusal.status, duration=duration, throttled=refusal.status == 429)
+        and body; no view and no other middleware runs. An excluded path is refused all the
+        same, and counted nowhere."""
+        if counted:
+            self._record(facts, refusal.status, started, throttled=refusal.status == 429)
         response = HttpResponse(refusal.body, status=refusal.status)
         for name, value in refusal.headers:
             response[name] = value
@@ -96,17 +108,15 @@ class AnalyticsMiddleware:
     def _counted(
         self, request: HttpRequest, facts: Facts, response: HttpResponseBase, started: float
     ) -> HttpResponseBase:
-        route = _leave_route(request)
+        route = route_of(request)
         status = response.status_code
-        # What the adapters read from the response's head: is it a document (a page view)?
         content_type = response.get("Content-Type")
 
         def done(failed: bool) -> None:
-            duration = perf_counter() - started
             if failed:
-                self._record(facts, 500, None, route, duration)
+                self._record(facts, 500, started, route)
             else:
-                self._record(facts, status, content_type, route, duration)
+                self._record(facts, status, started, route, content_type)
 
         if isinstance(response, StreamingHttpResponse) and not _is_file(response):
             # Counted when the server has sent the last chunk and closes the response, as the
@@ -126,25 +136,22 @@ class AnalyticsMiddleware:
         self,
         facts: Facts,
         status: int,
-        content_type: str | None = None,
+        started: float,
         route: str | None = None,
-        duration: float = 0.0,
+        content_type: str | None = None,
         *,
         throttled: bool = False,
     ) -> None:
         analytics = self.analytics
-        exclude = analytics.exclude
-        if exclude is not None and exclude(facts.path):
-            return  # counted nowhere; the throttle has applied all the same
         record_quietly(
             analytics.recorder,
             facts,
             status,
             throttled,
             analytics.trusted_proxies,
-            content_type if isinstance(content_type, str) else None,
+            content_type,
             route,
-            duration,
+            perf_counter() - started,
         )
 
 
@@ -169,22 +176,9 @@ _ANCHORS = re.compile(r"^\^|(?:\$|\\Z)$")
 def route_of(request: HttpRequest) -> str | None:
     """The URL pattern Django matched, as a path: ``/items/<int:item_id>/``; ``None`` when no
     pattern matched (a 404, or a middleware that answered before URL resolution)."""
-    match = getattr(request, "resolver_match", None)
-    route = getattr(match, "route", None)
-    if not isinstance(route, str):
-        return None
-    return "/" + _ANCHORS.sub("", route)
-
-
-def _leave_route(request: HttpRequest) -> str | None:
-    """Leave the route where every adapter looks for one (``wsgi_analytics.route``), and
-    return it."""
     try:
-        route = route_of(request)
-        if route is not None:
-            scope = getattr(request, "scope", None)
-            (scope if isinstance(scope, dict) else request.META)[ROUTE_KEY] = route
-        return route
+        route = getattr(getattr(request, "resolver_match", None), "route", None)
+        return "/" + _ANCHORS.sub("", route) if isinstance(route, str) else None
     except Exception:  # an odd resolver must not break the response
         logger.exception("wsgi_analytics: could not read the route")
         return None
