@@ -80,7 +80,7 @@ class SyncGate:
 
 
 class _LoopClient:
-    __slots__ = ("client", "guard", "raw", "script")
+    __slots__ = ("client", "guard", "loading", "raw", "script")
 
     def __init__(self, client: connection.AsyncClient, timeout: float) -> None:
         self.client = client
@@ -92,6 +92,7 @@ class _LoopClient:
         )
         # closes this loop's connections as the loop shuts down (`_close_with_loop`)
         self.guard: AsyncGenerator[None, None] | None = None
+        self.loading: asyncio.Future[bytes] | None = None  # the secret, being fetched
 
 
 class AsyncGate:
@@ -128,7 +129,7 @@ class AsyncGate:
             if who is None:
                 return early
             here = self._loops.get(asyncio.get_running_loop()) or await self._open()
-            secret = self._secret or await self._load_secret(here.client)
+            secret = self._secret or await self._shared_secret(here)
             call = policy.call(who, facts.path, secret)
             reply = await here.script(call.keys, call.args)
             return policy.answer(reply, call.rules)
@@ -144,6 +145,22 @@ class AsyncGate:
         guard = here.guard = _close_with_loop(here, self._loops)
         await guard.__anext__()  # registers the generator with this loop's shutdown
         return here
+
+    async def _shared_secret(self, here: _LoopClient) -> bytes:
+        """The secret, fetched once for all the tasks that need it at the same moment (a burst
+        at startup would otherwise open a connection each just to read it)."""
+        loading = here.loading
+        if loading is None:
+            loading = here.loading = asyncio.ensure_future(self._load_secret(here.client))
+
+            def forget(done: asyncio.Future[bytes]) -> None:
+                here.loading = None  # fetched (kept in self._secret) or failed (asked again)
+                if not done.cancelled():
+                    done.exception()  # retrieved: each waiter gets it raised
+
+            loading.add_done_callback(forget)
+        # shielded: one request going away must not cancel the others' fetch
+        return await asyncio.shield(loading)
 
     async def _load_secret(self, client: connection.AsyncClient) -> bytes:
         # Two tasks may both ask; SET NX makes them agree on one secret.
