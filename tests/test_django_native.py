@@ -344,6 +344,29 @@ def test_bad_settings_are_refused(setting: Any, error: str) -> None:
         get_recorder()
 
 
+def test_a_shared_recorder(redis_url: str, client: redis.Redis) -> None:
+    from django.core.exceptions import ImproperlyConfigured
+
+    shared = Recorder(redis_url, prefix="shop", flush_interval=60)
+    try:
+        with override_settings(WSGI_ANALYTICS={"recorder": shared}):
+            assert get_recorder() is shared
+        with override_settings(WSGI_ANALYTICS={"recorder": shared, "prefix": "shop"}):
+            assert get_recorder() is shared
+        with (
+            override_settings(WSGI_ANALYTICS={"recorder": shared, "prefix": "blog"}),
+            pytest.raises(ImproperlyConfigured, match="differs from the recorder's"),
+        ):
+            get_recorder()
+        with (
+            override_settings(WSGI_ANALYTICS={"recorder": shared, "flush_interval": 5}),
+            pytest.raises(ImproperlyConfigured, match="pass recorder options to the Recorder"),
+        ):
+            get_recorder()
+    finally:
+        shared.close()
+
+
 # -- the dashboard ----------------------------------------------------------------------------
 
 

@@ -47,10 +47,13 @@ class SiteAnalytics:
         self.throttle: Throttle | None = options.pop("throttle", None)
         try:
             self.exclude: Exclude | None = compile_exclude(options.pop("exclude", None))
+            shared: Recorder | None = options.pop("recorder", None)
+            # No prefix given means the shared recorder's own, as for the adapters.
+            default = shared.prefix if shared is not None else "analytics"
             self.recorder: Recorder = adapter_recorder(
-                options.pop("recorder", None),
+                shared,
                 self.redis_url,
-                options.pop("prefix", "analytics"),
+                options.pop("prefix", default),
                 self.trusted_proxies,
                 options,
             )
