@@ -11,7 +11,7 @@ import pytest
 import redis
 
 from wsgi_analytics.keys import Keys, day_label, today
-from wsgi_analytics.reading import bounded
+from wsgi_analytics.reading import bounded, topscript
 from wsgi_analytics.reading.ranges import day_number
 from wsgi_analytics.reading.stats import Stats
 
@@ -342,3 +342,17 @@ def test_no_call_does_more_than_it_is_given(client: redis.Redis, small_reads: No
     assert len(checked) > 9
     # Each member added costs two units (read, then written): never more than was given.
     assert all(2 * written <= cost for written, cost in checked)
+
+
+def test_a_reader_that_stops_half_way_leaves_only_expiring_scratch(
+    client: redis.Redis, small_reads: None
+) -> None:
+    fill_at_cap(client, 6, junk=20)
+    with Stats(client=client) as stats:
+        step = stats._table_step("paths", stats.span(6), 3)
+        client.script_load(topscript.READ)
+        step.feed(bounded._execute(client, step.calls()))  # one call, then the reader "dies"
+    assert not step.done
+    scratch = list(client.scan_iter(match="*scratch*"))
+    assert len(scratch) == 1
+    assert 0 < client.pttl(scratch[0]) <= bounded.SCRATCH_MS
