@@ -43,7 +43,8 @@ __all__ = [
 
 APPS = Path(__file__).parent / "apps"
 _BIN = Path(sys.executable).parent
-# A browser agent: every 200 is a page view (not a bot), so `paths` counts each one.
+# A browser agent: every 200 is a page view (not a bot; the sample pages are HTML documents),
+# so `paths` counts each one.
 AGENT = (
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/124.0.0.0 Safari/537.36"

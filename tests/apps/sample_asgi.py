@@ -30,7 +30,10 @@ async def site(scope: Scope, receive: Receive, send: Send) -> None:
         {
             "type": "http.response.start",
             "status": 404 if missing else 200,
-            "headers": [(b"content-type", b"text/plain"), (b"content-length", b"%d" % len(body))],
+            "headers": [
+                (b"content-type", b"text/html; charset=utf-8"),
+                (b"content-length", b"%d" % len(body)),
+            ],
         }
     )
     await send({"type": "http.response.body", "body": body})

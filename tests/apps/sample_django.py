@@ -33,7 +33,7 @@ from django.core.asgi import get_asgi_application  # noqa: E402 - after settings
 def page(request: HttpRequest) -> HttpResponse:
     pid = str(os.getpid())
     analytics.recorder.track("workers", pid)
-    return HttpResponse(f"{pid}\n", content_type="text/plain")
+    return HttpResponse(f"{pid}\n", content_type="text/html; charset=utf-8")
 
 
 urlpatterns = [re_path(r"^page/", page)]

@@ -46,7 +46,7 @@ def ready(get_response: Callable[[HttpRequest], Any]) -> Callable[[HttpRequest],
 def page(request: HttpRequest) -> HttpResponse:
     pid = str(os.getpid())
     get_recorder().track("workers", pid)
-    return HttpResponse(f"{pid}\n", content_type="text/plain")
+    return HttpResponse(f"{pid}\n", content_type="text/html; charset=utf-8")
 
 
 urlpatterns = [re_path(r"^page/", page)]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 from fastapi import FastAPI
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import HTMLResponse
 
 from wsgi_analytics import ASGIAnalytics, Recorder
 from wsgi_analytics.adapters.asgi import Receive, Scope, Send
@@ -20,7 +20,7 @@ app = FastAPI()
 app.add_middleware(ASGIAnalytics, recorder=recorder)
 
 
-@app.get("/page/{number}", response_class=PlainTextResponse)
+@app.get("/page/{number}", response_class=HTMLResponse)
 async def page(number: str) -> str:
     pid = str(os.getpid())
     recorder.track("workers", pid)

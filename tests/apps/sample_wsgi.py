@@ -23,7 +23,9 @@ def site(environ: dict[str, Any], start_response: StartResponse) -> Iterable[byt
         start_response("404 Not Found", [("Content-Type", "text/plain")])
         return [b"not found\n"]
     body = f"{pid}\n".encode()
-    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    start_response(
+        "200 OK", [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body)))]
+    )
     return [body]
 
 
