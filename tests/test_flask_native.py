@@ -140,7 +140,7 @@ def test_route_templates(redis_url: str, client: redis.Redis, closing: Closing) 
     analytics.recorder.flush()
     with Stats(redis_url) as stats:
         assert [(row.route, row.requests, row.client_errors) for row in stats.routes()] == [
-            ("GET /items/<int:item_id>", 2, 0),  # Flask's own syntax, as url_rule has it
+            ("GET /items/{item_id}", 2, 0),  # url_rule /items/<int:item_id>, written as OpenAPI
             ("GET (unmatched)", 1, 1),
             ("GET /", 1, 0),
             # Answered by the router itself (a 308 to /about/, a 405): no rule matched, so

@@ -20,6 +20,7 @@ from wsgi_analytics.request.routes import (
     ROUTE_KEY,
     UNMATCHED,
     explicit_route,
+    openapi_template,
     route_member,
     template,
     template_from_scope,
@@ -101,6 +102,26 @@ def test_length_is_capped() -> None:
     assert template("/a" * 1000) == ("/a" * 1000)[:MAX_TEMPLATE]
     assert len(template("/1" * 100_000)) == MAX_TEMPLATE
     assert template("/1" * 100_000).startswith("/{id}/{id}")
+
+
+@pytest.mark.parametrize(
+    ("rule", "expected"),
+    [
+        pytest.param("/items/<int:item_id>", "/items/{item_id}", id="flask int"),
+        pytest.param("/u/<name>/posts/<int:pid>", "/u/{name}/posts/{pid}", id="two, no converter"),
+        pytest.param("/<string(length=2):lang>/", "/{lang}/", id="converter arguments"),
+        pytest.param("/f/<path:rest>", "/f/{rest}", id="path"),
+        pytest.param("/items/<int:item_id>/", "/items/{item_id}/", id="django trailing slash"),
+        pytest.param("/<slug:slug>-<int:pk>/", "/{slug}-{pk}/", id="two in one segment"),
+        pytest.param("/archive/(?P<year>[0-9]{4})/", "/archive/{year}/", id="django re_path"),
+        pytest.param("/(?P<a>(x|y)+)/(?P<b>\\d+)", "/{a}/{b}", id="nested group"),
+        pytest.param("/plain/path", "/plain/path", id="nothing to change"),
+        pytest.param("/a<b", "/a<b", id="lone bracket kept"),
+        pytest.param("/items/{item_id}", "/items/{item_id}", id="already openapi"),
+    ],
+)
+def test_openapi_template(rule: str, expected: str) -> None:
+    assert openapi_template(rule) == expected
 
 
 @pytest.mark.parametrize(

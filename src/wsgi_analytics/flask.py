@@ -4,8 +4,9 @@
 Options come from the keyword arguments, over ``app.config["WSGI_ANALYTICS"]`` (a dict of the
 same names; ``"throttle"`` may be a `Throttle` or a dict of its arguments). ``init_app`` wraps
 ``app.wsgi_app`` in `WSGIAnalytics`, so status, timing and streaming are measured exactly as by
-the adapter, and leaves the matched ``request.url_rule.rule`` (``/items/<int:item_id>``, Flask's
-own syntax, as OpenTelemetry's ``http.route`` keeps it) in the environ for the route counts. It
+the adapter, and leaves the matched ``request.url_rule`` in the environ for the route counts,
+written as an OpenAPI path like every framework's (``/items/<int:item_id>`` ->
+``/items/{item_id}``). It
 adds ``flask analytics report``. ``analytics.dashboard(auth=...)`` serves the dashboard inside
 the app, behind the app's own login.
 """
@@ -35,6 +36,7 @@ from . import cli
 from ._native import ROUTE_KEY, Bridge, adapter_options
 from .adapters.wsgi import WSGIAnalytics
 from .recording.recorder import Recorder
+from .request.routes import openapi_template
 
 __all__ = ["Analytics"]
 
@@ -142,7 +144,7 @@ class Analytics:
 def _remember_route(sender: Flask, **extra: Any) -> None:
     rule = request.url_rule
     if rule is not None:
-        request.environ[ROUTE_KEY] = rule.rule
+        request.environ[ROUTE_KEY] = openapi_template(rule.rule)
 
 
 def _dashboard_blueprint(prefix: str, auth: Auth) -> Blueprint:

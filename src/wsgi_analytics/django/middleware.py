@@ -23,6 +23,7 @@ from django.http.response import HttpResponseBase, StreamingHttpResponse
 from .._log import logger
 from ..adapters.common import record_quietly
 from ..request.facts import Facts, from_environ, from_scope
+from ..request.routes import openapi_template
 from ..throttle import Refusal
 from .config import SiteAnalytics, current
 
@@ -169,16 +170,20 @@ def _is_file(response: StreamingHttpResponse) -> bool:
     return getattr(response, "file_to_stream", None) is not None
 
 
-# Regex routes (re_path) come with their anchors; path() routes are kept as Django spells them.
+# Regex routes (re_path) come with their anchors (and keep their groups); path() routes lose
+# their converters like every framework's template.
 _ANCHORS = re.compile(r"^\^|(?:\$|\\Z)$")
 
 
 def route_of(request: HttpRequest) -> str | None:
-    """The URL pattern Django matched, as a path: ``/items/<int:item_id>/``; ``None`` when no
-    pattern matched (a 404, or a middleware that answered before URL resolution)."""
+    """The URL pattern Django matched, as an OpenAPI-style path: ``items/<int:item_id>/`` is
+    ``/items/{item_id}/``; ``None`` when no pattern matched (a 404, or a middleware that
+    answered before URL resolution)."""
     try:
         route = getattr(getattr(request, "resolver_match", None), "route", None)
-        return "/" + _ANCHORS.sub("", route) if isinstance(route, str) else None
+        if not isinstance(route, str):
+            return None
+        return openapi_template("/" + _ANCHORS.sub("", route))
     except Exception:  # an odd resolver must not break the response
         logger.exception("wsgi_analytics: could not read the route")
         return None

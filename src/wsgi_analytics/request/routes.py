@@ -31,8 +31,10 @@ row more, trimmed like any member). What it over-collapses: camelCase with digit
 ``iPhone15ProMax`` or ``Python3Tutorial`` (one route instead of one per page). A segment with a
 short extension is judged by its stem: ``/invoices/123.pdf`` is ``/invoices/{id}.pdf``.
 
-A framework template is kept as the framework spells it (``/items/{item_id}``, converters
-dropped as in OpenAPI). Templates are capped at :data:`MAX_TEMPLATE` characters.
+Framework templates read like OpenAPI paths whatever the framework: Starlette's
+``/items/{item_id:int}`` is ``/items/{item_id}``, and :func:`openapi_template` turns Flask's and
+Django's ``/items/<int:item_id>`` into the same ``/items/{item_id}``, so one API reads the same
+under every entry point. Templates are capped at :data:`MAX_TEMPLATE` characters.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ __all__ = [
     "ROUTE_KEY",
     "UNMATCHED",
     "explicit_route",
+    "openapi_template",
     "route_member",
     "template",
     "template_from_scope",
@@ -56,6 +59,20 @@ ROUTE_KEY = "wsgi_analytics.route"
 UNMATCHED = "(unmatched)"
 MAX_TEMPLATE = 512
 ID = "{id}"
+# Flask (``<int:id>``, ``<string(length=2):lang>``) and Django (``<int:pk>``, ``<slug>``)
+# placeholders: an optional converter (with arguments) before the parameter's name.
+_PLACEHOLDER = re.compile(r"(?<!\?P)<(?:[^<>:]*:)?([A-Za-z_][A-Za-z0-9_]*)>")
+# Django's re_path named groups, ``(?P<year>[0-9]{4})``, with one level of parentheses inside.
+_NAMED_GROUP = re.compile(r"\(\?P<([A-Za-z_][A-Za-z0-9_]*)>(?:[^()]|\([^()]*\))*\)")
+
+
+@functools.lru_cache(maxsize=1024)
+def openapi_template(rule: str) -> str:
+    """A Flask or Django URL rule as an OpenAPI-style template: ``/items/<int:item_id>`` and
+    ``/items/(?P<item_id>[0-9]+)`` -> ``/items/{item_id}`` (converters and patterns dropped, as
+    Starlette's are)."""
+    return _PLACEHOLDER.sub(r"{\1}", _NAMED_GROUP.sub(r"{\1}", rule))[:MAX_TEMPLATE]
+
 
 # Methods outside this set are counted as "OTHER": a scanner sending "FOOBAR /x" must not mint
 # routes (OpenTelemetry's http.request.method does the same with "_OTHER").
