@@ -212,6 +212,7 @@ def run(
         for recorder in recorders:
             recorder.close()
     return {
+        "holds": flusher_holds(redis_url, rounds=1 if requests < 1000 else 3),
         "config": {
             "requests": requests,
             "rounds": rounds,
@@ -221,6 +222,32 @@ def run(
         "skipped": skipped,
         "results": _summarise(samples),
     }
+
+
+def flusher_holds(
+    redis_url: str, sizes: tuple[int, ...] = (1000, 2500, 5000), rounds: int = 3
+) -> dict[str, Any]:
+    """How long one flush holds the interpreter at a time: ``sizes`` requests recorded (a
+    second's worth at that rate), then flushed with the probe's hold meter (thread CPU time
+    between the flusher's pauses). CPU time, so the machine's other load leaves it alone."""
+    from . import probe
+
+    meter = probe.Histogram()
+    recorder = Recorder(redis_url, prefix="bench-holds", flush_interval=_ASLEEP)
+    app = peers.build("wsgi", "wrapped", redis_url, recorder=recorder).app
+    found = probe.meter_holds(meter)
+    out: dict[str, Any] = {}
+    try:
+        for size in sizes:
+            meter.counts = [0] * len(meter.counts)
+            for round_ in range(rounds):
+                _drive_wsgi(app, _environs(list(traffic.stream(size, seed=round_ + 11))))
+                recorder.flush()
+            out[str(size)] = probe.summary(meter.counts)
+    finally:
+        found()
+        recorder.close()
+    return out
 
 
 def _summarise(samples: dict[str, dict[str, list[tuple[float, float]]]]) -> dict[str, Any]:
@@ -263,7 +290,20 @@ def report(data: dict[str, Any]) -> str:
                 )
             )
     headers = ("app", "variant", "µs/req", "request path", "flush/scrape", "added µs", "ratio")
-    return table(headers, rows)
+    lines = [table(headers, rows)]
+    holds = data.get("holds")
+    if holds:
+        lines += [
+            "",
+            table(
+                ("flush of N requests", "holds", "p99 ms CPU", "longest ms CPU"),
+                [
+                    (f"{int(n):,}", h["count"], h["p99_us"] / 1000, h["max_us"] / 1000)
+                    for n, h in holds.items()
+                ],
+            ),
+        ]
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:

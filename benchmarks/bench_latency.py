@@ -48,7 +48,7 @@ LABELS = {
     "gthread": "gunicorn -w2 gthread (4 threads), Flask",
 }
 # The probe's histograms worth a line each.
-PROBES = ("thread_lag", "loop_lag", "gc/2", "steps/Pending.drain", "steps/Writer.write")
+PROBES = ("thread_lag", "loop_lag", "gc/2", "holds", "steps/Pending.drain", "steps/Writer.write")
 
 
 def loadgen(url: str, *, rate: float, duration: float, connections: int) -> dict[str, Any]:
@@ -234,7 +234,7 @@ def report(data: dict[str, Any]) -> str:
             for variant, r in variants.items():
                 lag = r["probe"].get("thread_lag", {})
                 gc2 = r["probe"].get("gc/2", {})
-                drain = r["probe"].get("steps/Pending.drain", {})
+                drain = r["probe"].get("holds", {})
                 rows.append(
                     (
                         LABELS.get(setup, setup),
@@ -264,7 +264,7 @@ def report(data: dict[str, Any]) -> str:
         "1 ms tick lateness p99 / max ms",
         "ticks > 1 / > 5 ms",
         "gen-2 GCs / longest ms",
-        "longest drain ms (CPU)",
+        "flusher's longest hold, ms CPU",
     )
     return table(headers, rows)
 

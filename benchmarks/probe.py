@@ -10,8 +10,12 @@ Enabled in `benchmarks.apps` by ``BENCH_PROBE=<directory>``; each server process
 - **garbage collections** (``gc.callbacks``): the pause of each, per generation;
 - the **flusher's steps** (the recorder's ``Pending.drain`` and ``Writer.write``, and any
   method named in ``BENCH_PROBE_HOOKS``, wrapped at class level): the thread CPU time of each
-  call, which is how long it held the interpreter when nothing else asked for it, and the
-  longest span between two points where it let go (an upper bound of its GIL hold).
+  call;
+- the **flusher's holds** (``holds``): the thread CPU time between two of its pauses
+  (``recording.pipeline.pause``, where it sleeps to let requests in) and from the start of a
+  flush to its first pause and from its last to the end. CPU time, so the machine's other load
+  does not inflate it; and an upper bound of the GIL hold, since its socket I/O releases the
+  GIL too.
 
 Every 250 ms the tick thread writes the cumulative histograms to ``<directory>/<pid>.json``;
 the benchmark reads them around each run and subtracts (`read`, `delta`, `summary`).
@@ -79,6 +83,7 @@ class _Probe:
         self.loop_lag = Histogram()
         self.gc = {generation: Histogram() for generation in (0, 1, 2)}
         self.steps: dict[str, Histogram] = {}
+        self.holds = Histogram()
         self._gc_started = 0.0
         self._lock = threading.Lock()
 
@@ -110,6 +115,7 @@ class _Probe:
                 "loop_lag": self.loop_lag.to_json(),
                 "gc": {str(g): h.to_json() for g, h in self.gc.items()},
                 "steps": {name: h.to_json() for name, h in self.steps.items()},
+                "holds": self.holds.to_json(),
             }
         temporary = self.path.with_suffix(".tmp")
         temporary.write_text(json.dumps(data))
@@ -151,14 +157,52 @@ class _Probe:
 
         setattr(owner, name, timed)
 
+    def hold_meter(self) -> None:
+        meter_holds(self.holds)
+
 
 _probe: _Probe | None = None
 # The flusher's CPU-bound steps; BENCH_PROBE_HOOKS adds "module:Class.method" entries.
 _HOOKS = (
     "wsgi_analytics.recording.pending:Pending.drain",
     "wsgi_analytics.recording.writer:Writer.write",
-    "wsgi_analytics.recording.recorder:Recorder.flush",
 )
+
+
+def meter_holds(holds: Histogram) -> Callable[[], None]:
+    """Time the flusher's holds into ``holds``: CPU from a flush's start to its first pause,
+    between pauses, and from the last pause to the flush's end. Returns the undo."""
+    from wsgi_analytics.recording import pipeline, recorder
+
+    cpu = time.thread_time
+    started: dict[int, float] = {}
+    pause, flush = pipeline.pause, recorder.Recorder.flush
+
+    def timed_pause() -> None:
+        me = threading.get_ident()
+        began = started.get(me)
+        if began is not None:
+            holds.add((cpu() - began) * 1e6)
+        pause()
+        if began is not None:
+            started[me] = cpu()
+
+    def timed_flush(self: Any) -> None:
+        me = threading.get_ident()
+        started[me] = cpu()
+        try:
+            flush(self)
+        finally:
+            holds.add((cpu() - started.pop(me)) * 1e6)
+
+    pipeline.pause = timed_pause
+    recorder.Recorder.flush = timed_flush  # type: ignore[method-assign]
+
+    def undo() -> None:
+        pipeline.pause = pause
+        recorder.Recorder.flush = flush  # type: ignore[method-assign]
+
+    return undo
 
 
 def install(directory: str) -> None:
@@ -179,6 +223,8 @@ def install(directory: str) -> None:
             if not hasattr(owner, method):
                 continue
             probe.hook(owner, method)
+    with contextlib.suppress(ImportError):
+        probe.hold_meter()
     threading.Thread(target=probe.run, name="bench-probe", daemon=True).start()
 
 

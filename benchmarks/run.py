@@ -212,9 +212,9 @@ def _latency_rows(data: dict[str, Any], found: dict[str, Any]) -> list[Row]:
                 cells.append(
                     f"{_fmt(lag['max_us'] / 1000, 1)} / {lag['over_5ms']} / {gc2.get('count', 0)}"
                 )
-            drain = (ours or {}).get("probe", {}).get("steps/Pending.drain", {})
-            longest = drain.get("max_us", _NAN) / 1000 if drain.get("count") else _NAN
-            found[f"{setup}_{fraction}_longest_drain_ms"] = longest
+            meter = (ours or {}).get("probe", {}).get("holds", {})
+            longest = meter.get("max_us", _NAN) / 1000 if meter.get("count") else _NAN
+            found[f"{setup}_{fraction}_longest_hold_ms"] = longest
             holds.append(
                 (
                     f"interpreter hold², {labels.get(setup, setup)}, {float(fraction):.0%} rate",
@@ -225,7 +225,7 @@ def _latency_rows(data: dict[str, Any], found: dict[str, Any]) -> list[Row]:
             )
             holds.append(
                 _ours_only(
-                    f"  longest flusher drain step, ms CPU, {labels.get(setup, setup)}, "
+                    f"  flusher's longest hold between pauses, ms CPU, {labels.get(setup, setup)}, "
                     f"{float(fraction):.0%} rate",
                     _fmt(longest),
                     "≤ 1",

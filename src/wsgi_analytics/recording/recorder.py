@@ -24,6 +24,7 @@ from .._log import logger, warn_limited
 from ..keys import Keys, check_dimension
 from ..request.agents import Agent, default_classifier
 from ..request.facts import Facts, valid_text
+from . import pipeline
 from .pending import _EVENT_BYTES, Pending, queued_bytes
 from .rules import MAX_MEMBER, Event
 from .writer import Writer, not_now
@@ -39,10 +40,9 @@ _SUMMARY_EVERY = 60.0
 # four-byte characters.
 MAX_QUEUE_BYTES = 48 << 20
 _live: weakref.WeakSet[Recorder] = weakref.WeakSet()
-# The flusher's steps (see `Recorder._drain`): about this much CPU each, then a pause long
-# enough for a waiting thread to take the interpreter (a zero sleep hands it straight back).
+# The flusher's steps (see `Recorder._drain`): about this much CPU each, then a pause
+# (`pipeline.pause`) that lets a waiting thread take the interpreter.
 STEP_SECONDS = 0.0004
-PAUSE_SECONDS = 0.00005
 _MIN_STEP, _MAX_STEP = 8, 4096
 # Events built positionally, without the keyword-argument __new__ frame (request path).
 _new_event = tuple.__new__
@@ -262,7 +262,7 @@ class Recorder:
             if spent > 0:
                 step = max(_MIN_STEP, min(_MAX_STEP, int(size * STEP_SECONDS / spent)))
             if count > 0 and queue:
-                time.sleep(PAUSE_SECONDS)
+                pipeline.pause()
         self._step = step
 
     def close(self) -> None:
