@@ -8,6 +8,7 @@ import csv
 import io
 import re
 from collections.abc import Iterator
+from datetime import date
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -335,7 +336,10 @@ def test_ranges_and_previous_period(
 def test_range_header_and_form_keep_the_dates(week: TestClient) -> None:
     with week:
         html = week.get(f"/?from={day(3)}&to={day(2)}&limit=5").text
-    assert '<h1 class="range">2 days <span class="dates">' in html
+    first, last = date.fromisoformat(day(3)), date.fromisoformat(day(2))
+    words = f"{first:%b} {first.day}" + (f", {first.year}" if first.year != last.year else "")
+    assert f'<h1 class="range">{words} \u2013 {last:%b} {last.day}, {last.year} ' in html
+    assert '<span class="dates">2 days · UTC</span>' in html
     assert f'name="from" value="{day(3)}"' in html
     assert f'name="to" value="{day(2)}"' in html
     found = links(html)

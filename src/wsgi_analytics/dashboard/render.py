@@ -190,8 +190,7 @@ def _range_title(view: View) -> tuple[str, str]:
     first, last = _parse_day(snapshot.first), _parse_day(snapshot.last)
     if query.start is not None and query.end is not None:
         days = (query.end - query.start).days + 1
-        title = "1 day" if days == 1 else f"{days:,} days"
-        return title, _span_words(query.start, query.end)
+        return _span_words(query.start, query.end), "1 day" if days == 1 else f"{days:,} days"
     if query.days is None:
         return "All time", f"since {_day(first)}" if first else "nothing recorded yet"
     title = "Today" if query.days == 1 else f"Last {query.days:,} days"
@@ -466,7 +465,7 @@ def _cards(view: View) -> str:
         _card(
             "Page views",
             f"{snapshot.page_views:,}",
-            "" if views_delta else escape(_range_title(view)[0].lower()),
+            "" if views_delta else escape(snapshot.label if query.start is None else "these days"),
             extra=views_delta,
         )
     ]
