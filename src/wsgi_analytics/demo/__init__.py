@@ -25,9 +25,10 @@ from ..reading.report import render
 from ..reading.stats import Stats
 from ..recording.recorder import Recorder
 from ..request.agents import default_classifier
+from ..request.documents import is_document
 from ..throttle import Throttle
 from .history import backfill
-from .site import site
+from .site import content_type, route, site
 from .traffic import Visit, drive, plan
 
 __all__ = ["PREFIX", "Tally", "run", "tally"]
@@ -45,22 +46,30 @@ class Tally(NamedTuple):
     refused: int
     bot_requests: int
     statuses: dict[str, int]
+    assets: int  # requests answered something other than a document (assets, feed, API)
 
 
 def tally(visits: list[Visit], statuses: list[int]) -> Tally:
-    """The expected counts, from the visits and the statuses the site answered."""
+    """The expected counts, from the visits and the statuses the site answered. A page view is
+    a GET answered 2xx or 304, not from a bot, of a document: what the site's own `route`
+    answers with an HTML Content-Type, or without one at a path without an extension."""
     classify = default_classifier()
     bots = [classify(visit.agent, "", "").bot is not None for visit in visits]
-    pairs = list(zip(visits, statuses, bots, strict=True))
+    documents = [
+        is_document(content_type(route(v.method, v.path, v.etag)[1]), v.path) for v in visits
+    ]
+    pairs = list(zip(visits, statuses, bots, documents, strict=True))
     return Tally(
         requests=len(visits),
         page_views=sum(
-            v.method == "GET" and (200 <= s < 300 or s == 304) and not bot for v, s, bot in pairs
+            v.method == "GET" and (200 <= s < 300 or s == 304) and not bot and document
+            for v, s, bot, document in pairs
         ),
-        not_found=sum(v.method == "GET" and s == 404 for v, s, _ in pairs),
+        not_found=sum(v.method == "GET" and s == 404 for v, s, _, _ in pairs),
         refused=statuses.count(429),
         bot_requests=sum(bots),
         statuses=dict(Counter(str(s) for s in statuses)),
+        assets=documents.count(False),
     )
 
 
@@ -103,6 +112,7 @@ def _check(stats: Stats, sent: Tally) -> list[str]:
         "refused": (snapshot.tables["throttled"].total, sent.refused),
         "bot requests": (snapshot.tables["bots"].total, sent.bot_requests),
         "requests": (snapshot.tables["statuses"].total, sent.requests),
+        "routes": (snapshot.tables["routes"].total, sent.requests),
         "statuses": (dict(snapshot.tables["statuses"].rows), sent.statuses),
     }
     return [
@@ -146,9 +156,12 @@ def run(*, redis_url: str | None, requests: int, seed: int, port: int, serve: bo
             f"Sent {sent.requests:,} requests from {len({v.client for v in visits}):,} clients: "
             f"{sent.page_views:,} page views, {sent.not_found:,} not found, "
             f"{sent.refused:,} refused by the throttle, {sent.bot_requests:,} from bots.\n"
+            f"{sent.assets:,} of them were assets, feeds and API calls: requests, never page "
+            "views.\n"
         )
         stats = stack.enter_context(Stats(client=client, prefix=PREFIX))
-        sys.stdout.write(render(stats.snapshot(days=1), f"{connection.describe(url)}") + "\n")
+        snapshot = stats.snapshot(days=1, routes=25)
+        sys.stdout.write(render(snapshot, f"{connection.describe(url)}") + "\n")
         problems = _check(stats, sent)
         if problems:
             print("MISMATCH between the traffic sent and the report: " + "; ".join(problems))

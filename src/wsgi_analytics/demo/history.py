@@ -17,14 +17,28 @@ from ..keys import Keys, today
 from ..recording.rules import Event, increments, viewed
 from ..request.agents import default_classifier
 from ..request.facts import from_environ
-from .site import route
-from .traffic import environ, plan
+from .site import API_TEMPLATES, api_template, content_type, route
+from .traffic import Visit, environ, plan
 
 __all__ = ["backfill"]
 
 RETENTION_DAYS = 90
 # Share of a day's traffic by UTC hour: quiet nights, a morning climb, an evening peak.
 _RHYTHM = [0.25 + math.sin(math.pi * max(0.0, (h - 5) / 19)) ** 2 for h in range(24)]
+
+
+def _seconds(rnd: random.Random, visit: Visit, template: str | None) -> float:
+    """A plausible response time: files and 304s fast, pages a few ms, the API's list slower,
+    with the long right tail real servers have."""
+    if template == API_TEMPLATES[0]:
+        median = 0.009
+    elif template is not None:
+        median = 0.0025
+    elif visit.etag or "." in visit.path.rpartition("/")[2]:
+        median = 0.0004
+    else:
+        median = 0.003 if visit.method == "GET" else 0.006
+    return rnd.lognormvariate(math.log(median), 0.6)
 
 
 def backfill(client: connection.Client, prefix: str, days: int, per_day: int, seed: int) -> int:
@@ -42,10 +56,20 @@ def backfill(client: connection.Client, prefix: str, days: int, per_day: int, se
         visitors: set[str] = set()
         for visit in plan(volume, seed + offset):
             facts = from_environ(environ(visit))
-            status = int(route(visit.method, visit.path)[0][:3])
+            status_line, headers, _ = route(visit.method, visit.path, visit.etag)
+            template = api_template(visit.path)
             hour = day * 24 + rnd.choices(range(24), _RHYTHM)[0]
             agent = classify(facts.user_agent, facts.ch_platform, facts.ch_mobile)
-            event = Event(hour, facts, status, False, 0)
+            event = Event(
+                hour,
+                facts,
+                int(status_line[:3]),
+                False,
+                0,
+                content_type(headers),
+                template,
+                _seconds(rnd, visit, template),
+            )
             counts.update(increments(event, agent))
             if viewed(event, agent):
                 visitors.add(f"{offset}:{visit.client}:{visit.agent}")

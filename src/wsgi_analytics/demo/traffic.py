@@ -1,6 +1,8 @@
 """Realistic demo traffic: visitors with weighted user agents, sessions that enter from search
-engines and social sites and click around, a crawler or two, scanners probing for 404s and a
-spammer hammering the contact form. Deterministic for a given seed."""
+engines and social sites and click around (their browsers pulling in each page's stylesheet,
+script, image and favicon, and revalidating them on the next page), a crawler or two, feed
+readers polling the RSS feed, API clients calling the JSON API with ids in its paths, scanners
+probing for 404s and a spammer hammering the contact form. Deterministic for a given seed."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from importlib.resources import files
 from typing import Any, NamedTuple
 
 from ..request.agents import default_classifier
-from .site import POSTS
+from .site import ASSETS, ETAG, FAVICON, FEED, POSTS, route
 
 __all__ = ["HOST", "Visit", "agents", "drive", "plan"]
 
@@ -29,7 +31,16 @@ _SOURCES = (
     (2, "https://lobste.rs/s/abcd/"),
 )
 _SCANS = ("/wp-login.php", "/.env", "/xmlrpc.php", "/admin/", "/.git/config", "/phpmyadmin/")
-_TYPOS = ("/blog/hello-wrld/", "/old-blog/", "/about-us/", "/feed.xml", "/favicon.ico")
+_TYPOS = ("/blog/hello-wrld/", "/old-blog/", "/about-us/", "/rss/", "/apple-touch-icon.png")
+# Feed readers poll the feed; ua-parser names few of them, the middleware names them all.
+_FEED_READERS = (
+    "Feedly/1.0 (+http://www.feedly.com/fetcher.html; 5 subscribers; )",
+    "NewsBlur Feed Fetcher - 12 subscribers - https://www.newsblur.com/site/1/demo",
+    "Mozilla/5.0 (compatible; Feedbin feed-id:12345 - 7 subscribers)",
+    "Tiny Tiny RSS/22.08 (Unsupported) (https://tt-rss.org/)",
+    "FeedBurner/1.0 (http://www.FeedBurner.com)",
+)
+_API_CLIENTS = ("python-requests/2.32.3", "curl/8.5.0", "okhttp/4.12.0", "Go-http-client/1.1")
 
 
 class Visit(NamedTuple):
@@ -40,6 +51,7 @@ class Visit(NamedTuple):
     referrer: str
     agent: str
     client: str
+    etag: str = ""  # sent as If-None-Match: the browser has the file cached
 
 
 def agents() -> list[tuple[int, str]]:
@@ -69,6 +81,27 @@ def _entry(rnd: random.Random) -> str:
     return rnd.choices(["/", _post(rnd), "/about", "/blog/", "/contact"], [30, 55, 5, 8, 2])[0]
 
 
+def _assets(page: Visit, cached: bool) -> list[Visit]:
+    """What a browser fetches after a page: its assets (and the favicon on a first page), or,
+    once it has them, their revalidations (``If-None-Match``: answered 304)."""
+    referrer = f"https://{HOST}{page.path}"
+    if cached:
+        return [Visit("GET", path, referrer, page.agent, page.client, ETAG) for path in ASSETS]
+    return [Visit("GET", path, referrer, page.agent, page.client) for path in (*ASSETS, FAVICON)]
+
+
+def _api_calls(rnd: random.Random, client: str) -> list[Visit]:
+    """An API client's calls: the list, a few posts by id (some that do not exist), comments."""
+    agent = rnd.choice(_API_CLIENTS)
+    calls = [Visit("GET", "/api/posts", "", agent, client)]
+    for _ in range(rnd.randint(1, 4)):
+        post = rnd.randint(1, len(POSTS) + 3)  # a few ids past the last post: 404
+        calls.append(Visit("GET", f"/api/posts/{post}", "", agent, client))
+        if rnd.random() < 0.3:
+            calls.append(Visit("GET", f"/api/posts/{post}/comments", "", agent, client))
+    return calls
+
+
 def plan(requests: int, seed: int) -> list[Visit]:
     """``requests`` visits, in order."""
     rnd = random.Random(seed)
@@ -86,23 +119,40 @@ def plan(requests: int, seed: int) -> list[Visit]:
     spam = min(requests // 2, max(8, requests // 40))
     while len(visits) < requests - spam:
         roll = rnd.random()
-        if roll < 0.06:  # a scanner or a stale link
+        if roll < 0.05:  # a scanner or a stale link
             path = rnd.choice(_SCANS if rnd.random() < 0.6 else _TYPOS)
             visits.append(Visit("GET", path, "", rnd.choices(uas, weights)[0], _address(rnd, 0)))
             continue
+        if roll < 0.08:  # a feed reader polls the feed
+            visits.append(Visit("GET", FEED, "", rnd.choice(_FEED_READERS), _address(rnd, 2)))
+            continue
+        if roll < 0.16:  # an API client
+            visits += _api_calls(rnd, _address(rnd, 4))
+            continue
         client, agent = rnd.choices(people, activity)[0]
-        if roll < 0.18:  # anything from the mix, bots included, crawling without a referrer
+        if roll < 0.28:  # anything from the mix, bots included, crawling without a referrer
             agent = rnd.choices(uas, weights)[0]
+        browser = classify(agent, "", "").bot is None  # crawlers fetch no assets
+        cached = False
         path, referrer = (
             _entry(rnd),
             rnd.choices([s for _, s in _SOURCES], [w for w, _ in _SOURCES])[0],
         )
         for _ in range(rnd.choice([1, 1, 2, 2, 3, 4])):
-            visits.append(Visit("GET", path, referrer, agent, client))
+            page = Visit("GET", path, referrer, agent, client)
+            visits.append(page)
             if path == "/about":  # the browser follows the redirect
-                visits.append(Visit("GET", "/about/", referrer, agent, client))
+                page = Visit("GET", "/about/", referrer, agent, client)
+                visits.append(page)
             elif path == "/contact" and rnd.random() < 0.4:
-                visits.append(Visit("POST", "/contact", f"https://{HOST}/contact", agent, client))
+                if browser:
+                    visits += _assets(page, cached)
+                    cached = True
+                page = Visit("POST", "/contact", f"https://{HOST}/contact", agent, client)
+                visits.append(page)
+            if browser and route(page.method, page.path)[0].startswith("200"):
+                visits += _assets(page, cached)
+                cached = True
             referrer = f"https://{HOST}{path}"
             path = rnd.choice(["/", _post(rnd), _post(rnd), "/blog/", "/about/", "/contact"])
     visits = visits[: requests - spam]
@@ -138,6 +188,8 @@ def environ(visit: Visit) -> dict[str, Any]:
     }
     if visit.referrer:
         env["HTTP_REFERER"] = visit.referrer
+    if visit.etag:
+        env["HTTP_IF_NONE_MATCH"] = visit.etag
     return env
 
 
