@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import atexit
 import os
+import signal
+import sys
 import threading
 import time
 import weakref
 from collections import deque
 from collections.abc import Callable
+from types import FrameType
 
 import redis
 
@@ -99,6 +102,7 @@ class Recorder:
         self._reset()
         _live.add(self)
         atexit.register(_close_at_exit, weakref.ref(self))
+        _exit_on_sigterm()
 
     def _reset(self) -> None:
         """Fresh buffers and no flusher: at construction and in a forked child."""
@@ -392,6 +396,31 @@ class Recorder:
 
     def __repr__(self) -> str:
         return f"<Recorder prefix={self.prefix!r} pending={len(self._pending)}>"
+
+
+def _exit_on_sigterm() -> None:
+    """Make SIGTERM a normal exit, so that ``atexit`` (and the final flush) runs.
+
+    Python's default action for SIGTERM ends the process at once, skipping ``atexit``: under
+    ``flask run``, waitress or a plain ``python app.py`` a stop lost everything counted since
+    the last flush. Only when SIGTERM still has that default action, and only from the main
+    thread (where handlers run): a server with a handler of its own (gunicorn, uvicorn) stops
+    through its own path, and its handler is never replaced.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    try:
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _sigterm_exit)
+    except (ValueError, OSError):  # an embedded interpreter that keeps signals to itself
+        pass
+
+
+def _sigterm_exit(signum: int, frame: FrameType | None) -> None:
+    # A second SIGTERM (a supervisor losing patience) ends the process at once, as before.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # 128 + 15: the status a shell reports for a process that SIGTERM ended.
+    sys.exit(128 + signum)
 
 
 def _close_at_exit(ref: weakref.ref[Recorder]) -> None:
