@@ -122,6 +122,7 @@ class Writer:
         self._route_days: dict[str, int | None] = {}
         self._trimmed_routes: list[tuple[int | None, list[Any]]] = []
         self._salts: dict[int, bytes] = {}
+        self._stored_salts: dict[int, bytes] = {}  # as stored in Redis, to propose again
         self._expiring: set[str] = set()
         self._expiring_since = time.monotonic()
 
@@ -346,24 +347,37 @@ class Writer:
         pending.written_visitors()
 
     def _salt(self, day: int) -> bytes:
-        """The day's shared salt: created once in Redis by whichever worker needs it first."""
+        """The day's salt, shared by every worker through Redis (the first to ask creates it).
+
+        Read again at every flush that has visitors (one small round trip, off the request
+        path): a worker that kept its salt while Redis restarted empty, and one started since
+        with a new salt, would hash each visitor twice, counting them twice. The salt this
+        worker knows is what it proposes (``SET NX``), so whoever asks first after a restart
+        puts theirs back and the others adopt it.
+        """
+        key = self.keys.salt(day)
+        known = self._stored_salts.get(day)
+        pipe = self.client.pipeline(transaction=False)
+        # Kept one hour past the day's end for late flushes, then gone: the day's visitor
+        # hashes can no longer be linked to an address.
+        proposal = known or secrets.token_hex(16).encode()
+        pipe.set(key, proposal, nx=True, exat=(day + 1) * 86400 + 3600)
+        pipe.get(key)
+        created, stored = pipe.execute(raise_on_error=False)
+        if isinstance(stored, str):  # a client passed in may decode responses
+            stored = stored.encode()
+        if not isinstance(stored, bytes):
+            # No salt, and Redis refused to store one (OOM, READONLY...): try later.
+            for reply in (created, stored):
+                if isinstance(reply, Exception):
+                    raise reply
+            raise redis.ResponseError(f"TRYAGAIN the salt {key} vanished")
         salt = self._salts.get(day)
-        if salt is None:
-            key = self.keys.salt(day)
-            pipe = self.client.pipeline(transaction=False)
-            # Kept one hour past the day's end for late flushes, then gone: the day's visitor
-            # hashes can no longer be linked to an address.
-            pipe.set(key, secrets.token_hex(16), nx=True, exat=(day + 1) * 86400 + 3600)
-            pipe.get(key)
-            created, stored = pipe.execute(raise_on_error=False)
-            if not isinstance(stored, bytes):
-                # No salt yet, and Redis refused to store one (OOM, READONLY...): try later.
-                for reply in (created, stored):
-                    if isinstance(reply, Exception):
-                        raise reply
-                raise redis.ResponseError(f"TRYAGAIN the salt {key} vanished")
+        if salt is None or stored != known:
             salt = hashlib.blake2b(stored, digest_size=32).digest()
-            self._salts = {d: s for d, s in self._salts.items() if d >= day - 1}
+            self._stored_salts = {d: v for d, v in self._stored_salts.items() if d >= day - 1}
+            self._salts = {d: v for d, v in self._salts.items() if d >= day - 1}
+            self._stored_salts[day] = stored
             self._salts[day] = salt
         return salt
 

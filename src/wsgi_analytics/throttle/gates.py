@@ -8,8 +8,6 @@ handled by the failure policy, anything else is logged and treated the same way.
 from __future__ import annotations
 
 import asyncio
-import secrets
-import threading
 import weakref
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
@@ -42,12 +40,11 @@ class SyncGate:
         # The raw path when the server allows it: a fraction of redis-py's client CPU.
         self._raw = fastclient.raw_script(client, SCRIPT, timeout) if timeout else None
         script = client.register_script(SCRIPT)
+        self._sha: str = script.sha
         # The one call per throttled request: (KEYS, ARGV) -> the script's reply.
         self.script: Callable[[list[str], list[int]], Any] = self._raw or (
             lambda keys, args: script(keys, args, client=client)
         )
-        self._secret = policy.secret
-        self._lock = threading.Lock()
 
     def check(self, facts: Facts, trusted_proxies: int) -> Refusal | None:
         """``None`` to let the request through, else the response to send instead."""
@@ -56,20 +53,35 @@ class SyncGate:
             who, early = policy.start(facts, trusted_proxies)
             if who is None:
                 return early
-            call = policy.call(who, facts.path, self._secret or self._load_secret())
+            secret = policy.secret
+            if secret is None:
+                secret, due = policy.shared.take()
+                if due or secret is None:
+                    return self._decide_reading_secret(who, facts.path, secret)
+            call = policy.call(who, facts.path, secret)
             return policy.answer(self.script(call.keys, call.args), call.rules)
         except Exception as error:
             return policy.failed(error)
 
-    def _load_secret(self) -> bytes:
-        with self._lock:
-            if self._secret is None:
-                # Every worker must hash alike: the first one to ask creates the secret.
-                pipe = self.client.pipeline(transaction=False)
-                pipe.set(self.policy.secret_key, secrets.token_hex(32), nx=True)
-                pipe.get(self.policy.secret_key)
-                self._secret = self.policy.secret_from(pipe.execute()[1])
-            return self._secret
+    def _decide_reading_secret(self, who: str, path: str, known: bytes | None) -> Refusal | None:
+        """Decide with the secret known so far while reading the shared one in the same
+        pipeline (`SharedSecret`); decide again only if it differs: the first time, or after
+        Redis lost it."""
+        policy, shared = self.policy, self.policy.shared
+        pipe = self.client.pipeline(transaction=False)
+        pipe.set(shared.key, shared.proposal(), nx=True)
+        pipe.get(shared.key)
+        call = policy.call(who, path, known) if known is not None else None
+        if call is not None:
+            # EVALSHA sent as a command: a pipeline given the Script object would check it
+            # with SCRIPT EXISTS first, a round trip of its own. NOSCRIPT: decided again below.
+            pipe.execute_command("EVALSHA", self._sha, len(call.keys), *call.keys, *call.args)
+        replies = pipe.execute(raise_on_error=False)
+        secret = shared.learn(replies[1])
+        if call is not None and secret == known and not isinstance(replies[2], Exception):
+            return policy.answer(replies[2], call.rules)
+        call = policy.call(who, path, secret)
+        return policy.answer(self.script(call.keys, call.args), call.rules)
 
     def close(self) -> None:
         if self._raw is not None:
@@ -80,13 +92,14 @@ class SyncGate:
 
 
 class _LoopClient:
-    __slots__ = ("client", "guard", "loading", "raw", "script")
+    __slots__ = ("client", "guard", "loading", "raw", "script", "sha")
 
     def __init__(self, client: connection.AsyncClient, timeout: float) -> None:
         self.client = client
         # The raw path when the server allows it (see `fastclient.AsyncRawScript`).
         self.raw = fastclient.async_raw_script(client, SCRIPT, timeout)
         script: Any = client.register_script(SCRIPT)
+        self.sha: str = script.sha
         self.script: Callable[[list[str], list[int]], Awaitable[Any]] = self.raw or (
             lambda keys, args: script(keys, args, client=client)
         )
@@ -115,7 +128,6 @@ class AsyncGate:
         self.policy = policy
         self.timeout = timeout
         self._connect = connect
-        self._secret = policy.secret
         self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopClient] = (
             weakref.WeakKeyDictionary()
         )
@@ -129,7 +141,13 @@ class AsyncGate:
             if who is None:
                 return early
             here = self._loops.get(asyncio.get_running_loop()) or await self._open()
-            secret = self._secret or await self._shared_secret(here)
+            secret = policy.secret
+            if secret is None:
+                secret, due = policy.shared.take()
+                if secret is None:
+                    secret = await self._shared_secret(here)
+                elif due:
+                    return await self._decide_reading_secret(here, who, facts.path, secret)
             call = policy.call(who, facts.path, secret)
             reply = await here.script(call.keys, call.args)
             return policy.answer(reply, call.rules)
@@ -154,7 +172,7 @@ class AsyncGate:
             loading = here.loading = asyncio.ensure_future(self._load_secret(here.client))
 
             def forget(done: asyncio.Future[bytes]) -> None:
-                here.loading = None  # fetched (kept in self._secret) or failed (asked again)
+                here.loading = None  # fetched (kept in the policy) or failed (asked again)
                 if not done.cancelled():
                     done.exception()  # retrieved: each waiter gets it raised
 
@@ -163,12 +181,30 @@ class AsyncGate:
         return await asyncio.shield(loading)
 
     async def _load_secret(self, client: connection.AsyncClient) -> bytes:
-        # Two tasks may both ask; SET NX makes them agree on one secret.
+        # Two loops may both ask; SET NX makes them agree on one secret.
+        shared = self.policy.shared
         pipe = client.pipeline(transaction=False)
-        pipe.set(self.policy.secret_key, secrets.token_hex(32), nx=True)
-        pipe.get(self.policy.secret_key)
-        self._secret = self.policy.secret_from((await pipe.execute())[1])
-        return self._secret
+        pipe.set(shared.key, shared.proposal(), nx=True)
+        pipe.get(shared.key)
+        return shared.learn((await pipe.execute())[1])
+
+    async def _decide_reading_secret(
+        self, here: _LoopClient, who: str, path: str, known: bytes
+    ) -> Refusal | None:
+        """As `SyncGate._decide_reading_secret`: one pipeline; a second call only on change.
+        One task at a time does this (`SharedSecret.take`); the others decide meanwhile."""
+        policy, shared = self.policy, self.policy.shared
+        pipe = here.client.pipeline(transaction=False)
+        pipe.set(shared.key, shared.proposal(), nx=True)
+        pipe.get(shared.key)
+        call = policy.call(who, path, known)
+        pipe.execute_command("EVALSHA", here.sha, len(call.keys), *call.keys, *call.args)
+        replies = await pipe.execute(raise_on_error=False)
+        secret = shared.learn(replies[1])
+        if secret == known and not isinstance(replies[2], Exception):
+            return policy.answer(replies[2], call.rules)
+        call = policy.call(who, path, secret)
+        return policy.answer(await here.script(call.keys, call.args), call.rules)
 
     async def aclose(self) -> None:
         """Close the current loop's client now (others close with their loops)."""

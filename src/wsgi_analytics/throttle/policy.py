@@ -9,6 +9,7 @@ import asyncio
 import hashlib
 import logging
 import math
+import secrets
 import time
 import traceback
 from collections.abc import Sequence
@@ -22,12 +23,16 @@ from ..request.facts import Facts
 from ..request.identity import client_identity
 from .window import Decision, Rule, parse_reply, script_args
 
-__all__ = ["Call", "Policy", "Refusal", "refusal", "unavailable"]
+__all__ = ["Call", "Policy", "Refusal", "SharedSecret", "refusal", "unavailable"]
 
 # Failures of the transport: after one, Redis is left alone for REST seconds, so a dead or
 # black-holed server costs one timeout per second, not one per request.
 _TRANSPORT = (redis.ConnectionError, redis.TimeoutError, OSError, asyncio.TimeoutError)
 REST = 1.0
+# How long the secret read from Redis is used before it is read again (in the same round trip
+# as a decision: `SharedSecret`). A Redis restarted empty, flushed, or a failover to a replica
+# that lacks it: the workers agree again within this.
+SECRET_TTL = 1.0
 
 
 class Refusal(NamedTuple):
@@ -93,6 +98,59 @@ class Call(NamedTuple):
     rules: list[Rule]
 
 
+class SharedSecret:
+    """The hashing secret all workers share through Redis, and when to read it again.
+
+    Every worker must hash a client alike, or each holds its own buckets and the limit counts
+    once per worker. The first to ask stores a random secret (``SET NX``); the others read it.
+    A Redis that restarts empty (or is flushed) loses it: a worker that kept its old secret
+    while a newer one created another would split every client's buckets. So the gates read it
+    again every `SECRET_TTL` seconds and after any transport failure, with ``SET key known NX``
+    + ``GET key`` pipelined with the decision itself (still one round trip), deciding again
+    only if it changed; the worker that asks first after a restart puts back the secret it
+    knows, and all the others adopt it.
+    """
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self._stored: bytes | None = None
+        self.known: bytes | None = None  # the secret last read, fresh or not
+        self._read_at = 0.0
+
+    def take(self) -> tuple[bytes | None, bool]:
+        """The secret to decide with (``None``: none yet, read it first), and whether this
+        caller is to read it again alongside (one caller a `SECRET_TTL`; the others go on
+        deciding with the known one meanwhile, so a busy worker does not read it N times)."""
+        known = self.known
+        now = time.monotonic()
+        if known is not None and now - self._read_at <= SECRET_TTL:
+            return known, False
+        self._read_at = now  # this caller reads it; `suspect` hands the turn on if it fails
+        return known, True
+
+    def proposal(self) -> bytes:
+        """What to ``SET NX``: the secret this worker knows, else a new random one."""
+        return self._stored or secrets.token_hex(32).encode()
+
+    def learn(self, stored: object) -> bytes:
+        """The secret from the ``GET`` reply (raised when it is an error): now current."""
+        if isinstance(stored, Exception):
+            raise stored
+        raw = stored.encode() if isinstance(stored, str) else stored
+        if not isinstance(raw, bytes):
+            raise ValueError("throttle secret missing in Redis")
+        secret = self.known
+        if secret is None or raw != self._stored:
+            secret = self.known = hashlib.blake2b(raw, digest_size=32).digest()
+            self._stored = raw
+        self._read_at = time.monotonic()
+        return secret
+
+    def suspect(self) -> None:
+        """Redis failed us: it may come back empty, so read it with the next decision."""
+        self._read_at = 0.0
+
+
 class Policy:
     """What both gates do around the round trip (no I/O here). ``rest`` is how long Redis is
     left alone after a transport failure."""
@@ -111,10 +169,11 @@ class Policy:
         self.single = len(self.rules) == 1
         self.args = script_args(self.rules)
         self.fail_open = fail_open
-        self.secret = secret
+        self.secret = secret  # the application's own, never stored in Redis
         self.ipv6_prefix = ipv6_prefix
         self.keys = keys
         self.secret_key = keys.throttle_secret()
+        self.shared = SharedSecret(self.secret_key)
         self.rest = REST if rest is None else rest
         self.resting_until = 0.0
 
@@ -154,6 +213,7 @@ class Policy:
         if error is not None:
             if isinstance(error, _TRANSPORT):
                 self.resting_until = time.monotonic() + self.rest
+                self.shared.suspect()
             if isinstance(error, (*_TRANSPORT, redis.RedisError)):
                 warn_limited(
                     "throttle",
@@ -172,9 +232,3 @@ class Policy:
                     level=logging.ERROR,
                 )
         return None if self.fail_open else unavailable(max(1, round(self.rest)))
-
-    def secret_from(self, stored: object) -> bytes:
-        raw = stored.encode() if isinstance(stored, str) else stored
-        if not isinstance(raw, bytes):
-            raise ValueError("throttle secret missing in Redis")
-        return hashlib.blake2b(raw, digest_size=32).digest()
