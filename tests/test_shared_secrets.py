@@ -19,7 +19,7 @@ from wsgi_analytics import Recorder, Throttle, WSGIAnalytics
 from wsgi_analytics.embedded import EmbeddedServer
 from wsgi_analytics.keys import Keys, today
 from wsgi_analytics.request.facts import from_environ
-from wsgi_analytics.throttle.policy import SECRET_TTL
+from wsgi_analytics.throttle.policy import REST, SECRET_TTL
 
 CHROME = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -58,6 +58,10 @@ def test_throttle_workers_agree_after_an_empty_restart(
         private_server.stop()
         private_server.start()  # empty: no persistence
         time.sleep(SECRET_TTL)  # a restart takes longer than that
+        # Another client's POST meets the connection the restart broke: let through, and
+        # Redis is left alone for a moment (the failure policy), then asked again.
+        assert post(old, "198.51.100.2") == 200
+        time.sleep(REST + 0.1)
         new = worker(private_server.url)
         order = [old, new] if first == "old" else [new, old]
         statuses = [post(order[n % 2], "203.0.113.9") for n in range(6)]
