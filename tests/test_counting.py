@@ -217,6 +217,9 @@ def test_bad_prefix(prefix: str) -> None:
         pytest.param("timeline", False, id="reserved"),
         pytest.param("has space", False, id="space"),
         pytest.param("{x}", False, id="hash tag"),
+        pytest.param("paths\n", False, id="trailing newline"),
+        pytest.param("signups\n", False, id="custom name, trailing newline"),
+        pytest.param("pairs.paths", False, id="a drill-down pair"),
     ],
 )
 def test_check_dimension(name: str, valid: bool) -> None:

@@ -150,7 +150,7 @@ _SEPARATOR = "\x1f"  # ASCII unit separator: between the parts of a pair member
 _SEPARATOR_STANDIN = "\ufffd"  # what a separator inside a member becomes
 # How long a live minute's HyperLogLog is kept: `Stats.live` reads up to 30 minutes back.
 LIVE_SECONDS = 35 * 60
-_DIMENSION_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+_DIMENSION_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")  # fullmatch: "$" allows a "\n"
 # The name in the hash tag of a route's response-time sketch, before the route itself.
 SKETCH_FAMILY = f"latency.v{SKETCH_VERSION}"
 _ROUTE_ESCAPES = str.maketrans({"%": "%25", "{": "%7B", "}": "%7D"})
@@ -197,7 +197,7 @@ def check_dimension(name: str) -> str:
     """Validate a custom dimension name (it becomes part of a Redis key)."""
     if (
         not isinstance(name, str)
-        or not _DIMENSION_NAME.match(name)
+        or not _DIMENSION_NAME.fullmatch(name)
         or name in RESERVED
         or name.startswith("pairs.")
     ):

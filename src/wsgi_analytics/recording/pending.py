@@ -37,7 +37,7 @@ _VISITOR_BYTES = 64
 # are counted at 4 bytes a character, the most CPython spends on one (an ASCII header costs 1,
 # so the estimate is pessimistic for ordinary traffic, near exact for the worst; the fields of
 # at most 8 characters, Sec-CH-UA-Mobile and the country header, are left to the constant).
-_EVENT_BYTES = 800
+_EVENT_BYTES = 900  # with the response's Content-Type and the duration (~100 bytes)
 _TRACKED_BYTES = 300
 
 

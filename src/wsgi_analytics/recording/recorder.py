@@ -24,7 +24,7 @@ import redis
 
 from .. import connection
 from .._log import logger, warn_limited
-from ..keys import Keys, check_dimension
+from ..keys import DIMENSIONS, Keys, check_dimension
 from ..request.agents import Agent, default_classifier
 from ..request.facts import Facts, valid_text
 from . import pipeline
@@ -35,6 +35,9 @@ from .writer import Writer, not_now
 __all__ = ["Recorder"]
 
 _MAX_BACKOFF = 30.0
+# What `track` refuses: the rules' own dimensions (the layout's own keys are refused by
+# `check_dimension` already).
+_BUILT_IN = frozenset(DIMENSIONS)
 # While counts are held (Redis down or refusing) or dropped, one line says so this often, with
 # the numbers: the rate-limited warnings alone would show only the first minute.
 _SUMMARY_EVERY = 60.0
@@ -196,8 +199,15 @@ class Recorder:
             self._start()
 
     def track(self, dimension: str, member: str, amount: int = 1) -> None:
-        """Count a custom event (a sign-up, a download...) in ``dimension``, read with `Stats`."""
+        """Count a custom event (a sign-up, a download...) in ``dimension``, read with `Stats`.
+
+        ``dimension`` is a name of your own: the built-in ones (`keys.DIMENSIONS`) are counted
+        by the rules alone, and a ``track("paths", ...)`` would be a fake page view."""
         check_dimension(dimension)
+        if dimension in _BUILT_IN:
+            raise ValueError(
+                f"{dimension!r} is a built-in dimension: track into a name of your own"
+            )
         if not isinstance(amount, int) or amount < 1:
             raise ValueError("amount must be a positive integer")
         # A lone surrogate (Flask's get_json() returns "\ud800" as is) cannot be sent to Redis.
