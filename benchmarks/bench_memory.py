@@ -18,6 +18,7 @@ Each scenario runs in a fresh child process (so RSS is its own): the WSGI hello 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import resource
 import subprocess
@@ -25,6 +26,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+
+import redis
 
 from ._util import redis_server, table, write_json
 
@@ -62,17 +65,17 @@ def child(redis_url: str, requests: int, paths: int, rate: float = 0.0) -> dict[
             pass
         body.close()  # type: ignore[attr-defined]
         if index % 1000 == 0:
-            peak_queue = max(peak_queue, len(recorder._queue))
+            peak_queue = max(peak_queue, recorder.queued)
             if rate:
                 pause = start + index / rate - time.perf_counter()
                 if pause > 0:
                     time.sleep(pause)
     elapsed = time.perf_counter() - start
     time.sleep(recorder.flush_interval * 2)  # let the flusher catch up (or fail again)
-    with recorder._flush_lock:
-        recorder._pending.drain(recorder._queue, recorder._classify)
-        pending = len(recorder._pending)
-        visitors = sum(len(v) for v in recorder._pending.visitors.values())
+    with contextlib.suppress(redis.RedisError, OSError):
+        recorder.flush()  # takes in what is still queued, whether or not Redis answers
+    pending = recorder.pending_entries
+    visitors = recorder.pending_visitors
     result = {
         "requests": requests,
         "distinct_paths": paths,

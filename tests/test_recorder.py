@@ -115,8 +115,9 @@ def test_outage_keeps_counts_until_redis_is_back(private_server: EmbeddedServer)
             recorder.record(view("/during/"), 200)
         with pytest.raises(redis.ConnectionError):
             recorder.flush()
-        # 50 requests to one path are one pending member per key: bounded by members.
-        assert recorder._pending.held(("paths", today(), "/during/")) == 50
+        # 50 requests to one path are one pending member per key: bounded by members. Eight:
+        # statuses, browsers, platforms, devices, the hour, the day, the path, the referrer.
+        assert recorder.pending_entries == 8
         private_server.start()
         recorder.flush()
         reader = redis.Redis.from_url(private_server.url, decode_responses=True)
@@ -137,11 +138,10 @@ def test_pending_is_bounded_and_drops_are_counted(
             recorder.record(view(f"/p{index}/"), 200)
         with pytest.raises(redis.ConnectionError):
             recorder.flush()
-        assert len(recorder._pending) == 10
+        assert recorder.pending_entries == 10
         assert recorder.dropped > 0
         assert "max_pending" in caplog.text
     finally:
-        recorder._pending.clear()
         recorder.close()
 
 
@@ -204,7 +204,7 @@ def test_command_error_is_logged_not_retried(
     with caplog.at_level(logging.WARNING, logger="wsgi_analytics"):
         recorder.flush()
     assert "WRONGTYPE" in caplog.text
-    assert len(recorder._pending) == 0
+    assert recorder.pending == 0
     assert client.zscore(KEYS.all("paths"), "/x/") == 1.0
 
 
@@ -221,3 +221,23 @@ def test_a_burst_beyond_max_pending_is_written_whole_while_redis_answers(
     assert recorder.dropped == 0
     assert client.zcard(KEYS.day("paths", today())) == 5000
     assert zscores(client, KEYS.day("statuses", today())) == {"200": 5000.0}
+
+
+def test_record_and_track_after_close_are_refused(
+    redis_url: str, client: redis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Counts that arrive after close() could never be written: refused, said once, counted in
+    `dropped`; never queued where no flusher will take them."""
+    recorder = Recorder(redis_url, flush_interval=60)
+    recorder.record(view("/before/"), 200)
+    recorder.close()
+    with caplog.at_level(logging.WARNING, logger="wsgi_analytics"):
+        for _ in range(3):
+            recorder.record(view("/late/"), 200)
+            recorder.track("signups", "late", amount=2)
+    refusals = [r for r in caplog.records if "closed" in r.getMessage()]
+    assert len(refusals) == 1
+    assert recorder.queued == 0
+    assert recorder.pending == 0
+    assert recorder.dropped == 3 + 3 * 2
+    assert paths_today(client) == {"/before/": 1.0}

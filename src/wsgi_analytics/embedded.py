@@ -126,6 +126,11 @@ class EmbeddedServer:
         self._dir.cleanup()
 
     @property
+    def pid(self) -> int | None:
+        """The server's process id while it runs (to pause it with SIGSTOP, say)."""
+        return self._process.pid if self._process is not None else None
+
+    @property
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 

@@ -24,12 +24,14 @@ from ..keys import Keys
 from ..reading.report import render
 from ..reading.stats import Stats
 from ..recording.recorder import Recorder
+from ..recording.rules import Event, viewed
 from ..request.agents import default_classifier
 from ..request.documents import is_document
+from ..request.facts import from_environ
 from ..throttle import Throttle
 from .history import backfill
 from .site import content_type, route, site
-from .traffic import Visit, drive, plan
+from .traffic import Visit, drive, environ, plan
 
 __all__ = ["PREFIX", "Tally", "run", "tally"]
 
@@ -54,17 +56,20 @@ def tally(visits: list[Visit], statuses: list[int]) -> Tally:
     a GET answered 2xx or 304, not from a bot, of a document: what the site's own `route`
     answers with an HTML Content-Type, or without one at a path without an extension."""
     classify = default_classifier()
-    bots = [classify(visit.agent, "", "").bot is not None for visit in visits]
-    documents = [
-        is_document(content_type(route(v.method, v.path, v.etag)[1]), v.path) for v in visits
-    ]
+    facts = [from_environ(environ(visit)) for visit in visits]
+    agents = [classify(f.user_agent, f.ch_platform, f.ch_mobile) for f in facts]
+    bots = [agent.bot is not None for agent in agents]
+    types = [content_type(route(v.method, v.path, v.etag)[1]) for v in visits]
+    documents = [is_document(kind, v.path) for kind, v in zip(types, visits, strict=True)]
     pairs = list(zip(visits, statuses, bots, documents, strict=True))
+    # Page views as the counting rules decide them (`viewed`), not a copy of the rule.
+    events = [
+        Event(0, f, s, s == 429, None, kind)
+        for f, s, kind in zip(facts, statuses, types, strict=True)
+    ]
     return Tally(
         requests=len(visits),
-        page_views=sum(
-            v.method == "GET" and (200 <= s < 300 or s == 304) and not bot and document
-            for v, s, bot, document in pairs
-        ),
+        page_views=sum(viewed(event, agent) for event, agent in zip(events, agents, strict=True)),
         not_found=sum(v.method == "GET" and s == 404 for v, s, _, _ in pairs),
         refused=statuses.count(429),
         bot_requests=sum(bots),

@@ -1,22 +1,26 @@
 """Simulated past days for the demo, so that the 7- and 30-day views have a shape to show.
 
 Each past day gets its own batch of planned visits, answered by the sample site's pure `route`
-and counted by the same pure `increments` the recorder uses, at hours that follow a daily
-rhythm; the counts are written with the recorder's key layout and expiry. Today is never
-touched: today's numbers are exactly what the demo sent through the middleware.
+at hours that follow a daily rhythm, and counted by the recorder's own parts: `Pending`
+aggregates them, `Writer` writes them (the same keys, salts, expiries and trims as live
+traffic). Today is never touched: today's numbers are exactly what the demo sent through the
+middleware.
 """
 
 from __future__ import annotations
 
 import math
 import random
-from collections import Counter
+from collections import deque
 
 from .. import connection
 from ..keys import Keys, today
-from ..recording.rules import Event, increments, viewed
+from ..recording.pending import Pending
+from ..recording.rules import Event
+from ..recording.writer import Writer
 from ..request.agents import default_classifier
 from ..request.facts import from_environ
+from ..request.identity import client_identity
 from .site import API_TEMPLATES, api_template, content_type, route
 from .traffic import Visit, environ, plan
 
@@ -44,7 +48,8 @@ def _seconds(rnd: random.Random, visit: Visit, template: str | None) -> float:
 def backfill(client: connection.Client, prefix: str, days: int, per_day: int, seed: int) -> int:
     """Write ``days`` simulated days before today (about ``per_day`` requests each); returns
     the number of simulated requests."""
-    keys, classify, rnd = Keys(prefix), default_classifier(), random.Random(seed)
+    classify, rnd = default_classifier(), random.Random(seed)
+    writer = Writer(client, Keys(prefix), retention_days=RETENTION_DAYS, max_members=10_000)
     first = today()
     sent = 0
     for offset in range(1, days + 1):
@@ -52,40 +57,26 @@ def backfill(client: connection.Client, prefix: str, days: int, per_day: int, se
         weekend = day % 7 in (2, 3)  # day 0 (1970-01-01) was a Thursday
         growth = 1.0 - offset / (days * 2.2)
         volume = int(per_day * growth * (0.62 if weekend else 1.0) * rnd.uniform(0.85, 1.15))
-        counts: Counter[tuple[str, str]] = Counter()
-        visitors: set[str] = set()
+        events: deque[Event] = deque()
         for visit in plan(volume, seed + offset):
             facts = from_environ(environ(visit))
             status_line, headers, _ = route(visit.method, visit.path, visit.etag)
             template = api_template(visit.path)
             hour = day * 24 + rnd.choices(range(24), _RHYTHM)[0]
-            agent = classify(facts.user_agent, facts.ch_platform, facts.ch_mobile)
-            event = Event(
-                hour,
-                facts,
-                int(status_line[:3]),
-                False,
-                0,
-                content_type(headers),
-                template,
-                _seconds(rnd, visit, template),
+            events.append(
+                Event(
+                    hour,
+                    facts,
+                    int(status_line[:3]),
+                    False,
+                    client_identity(facts.client, facts.forwarded_for),
+                    content_type(headers),
+                    template,
+                    _seconds(rnd, visit, template),
+                )
             )
-            counts.update(increments(event, agent))
-            if viewed(event, agent):
-                visitors.add(f"{offset}:{visit.client}:{visit.agent}")
-        pipe = client.pipeline(transaction=False)
-        expiring: set[str] = set()
-        for (dimension, member), amount in counts.items():
-            for key in keys.targets(dimension, day):
-                pipe.zincrby(key, amount, member)
-                if not key.endswith(":all"):
-                    expiring.add(key)
-        if visitors:
-            pipe.pfadd(keys.uniques(day), *visitors)
-            pipe.pfadd(keys.uniques(None), *visitors)
-            expiring.add(keys.uniques(day))
-        for key in expiring:
-            pipe.expireat(key, (day + 1 + RETENTION_DAYS) * 86400)
-        pipe.execute()
+        pending = Pending(max_pending=len(events) * 8 + 100)
+        pending.drain(events, classify)
+        writer.write(pending)
         sent += volume
     return sent

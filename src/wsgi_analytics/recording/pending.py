@@ -3,27 +3,37 @@
 Keyed by member, not by request, so while Redis is down this grows with the number of distinct
 members: a million requests to ten pages hold ten entries per dimension. ``max_pending`` bounds
 the entries and `MAX_BYTES` their memory (members of 512 four-byte characters are 2 KB each);
-what does not fit is dropped, counted in ``dropped`` and logged.
+what does not fit is dropped, counted in ``dropped`` and logged. The chunk the writer has in
+flight (``inflight``, see `wsgi_analytics.recording.writer` for the exactly-once protocol) is
+still pending: it counts against the bounds until Redis has answered for it.
 """
 
 from __future__ import annotations
 
 import itertools
-import secrets
 import sys
 from collections import deque
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 from .._log import logger, warn_limited
 from ..request.agents import Agent
 from ..request.documents import is_document
-from ..request.identity import client_identity
 from .rules import Event, by_request, by_shape, page_view
 
-__all__ = ["MAX_BYTES", "MAX_VISITOR_BYTES", "Pending", "queued_bytes"]
+__all__ = ["MAX_BYTES", "MAX_VISITOR_BYTES", "Count", "Entry", "Pending", "queued_bytes"]
 
 Entry = tuple[str, int, str]  # (dimension, day number, member)
+
+
+class Count(NamedTuple):
+    """A custom count from `Recorder.track`, as the recorder queues it."""
+
+    hour: int  # hours since the epoch, UTC, like `Event.hour`
+    dimension: str
+    member: str
+    amount: int
+
 
 # Memory bounds, estimated from the members' sizes (``sys.getsizeof``) plus what tracemalloc
 # measures around them: an entry's key tuple, day and count and its dict slot cost ~150 bytes,
@@ -41,24 +51,27 @@ _EVENT_BYTES = 900  # with the response's Content-Type and the duration (~100 by
 _TRACKED_BYTES = 300
 
 
-def queued_bytes(item: Any) -> int:
-    """The memory a queued item holds, estimated in O(1) from its capped strings.
+def queued_bytes(event: Event) -> int:
+    """The memory a queued request holds, estimated in O(1) from its capped strings.
 
     `Recorder.record` inlines the same sum on the request path; both must agree, or the
     queue's byte count drifts (a test drains a queue and checks it returns to zero).
     """
-    if type(item) is Event:
-        facts = item.facts
-        return (
-            len(facts.path)
-            + len(facts.host)
-            + len(facts.referrer)
-            + len(facts.user_agent)
-            + len(facts.forwarded_for)
-            + len(facts.query)
-            + len(facts.ch_platform)
-        ) * 4 + _EVENT_BYTES
-    return len(item[2]) * 4 + _TRACKED_BYTES
+    facts = event.facts
+    return (
+        len(facts.path)
+        + len(facts.host)
+        + len(facts.referrer)
+        + len(facts.user_agent)
+        + len(facts.forwarded_for)
+        + len(facts.query)
+        + len(facts.ch_platform)
+    ) * 4 + _EVENT_BYTES
+
+
+def count_bytes(count: Count) -> int:
+    """The memory a queued `Count` holds (see `queued_bytes`)."""
+    return len(count.member) * 4 + _TRACKED_BYTES
 
 
 class Pending:
@@ -80,22 +93,20 @@ class Pending:
         # it queued (two counters with one writer each: no lost updates between threads).
         self.drained_bytes = 0
         self.counts: dict[Entry, int] = {}
-        # A chunk being written, with its batch id: until Redis has answered for it, it is
-        # retried as it was, never merged with newer counts, so that Redis can tell a retry of
-        # a batch it already applied from new work (see `writer.INCREMENT`).
-        self.inflight: tuple[str, dict[Entry, int]] | None = None
+        # The writer's chunk in flight: until Redis has answered for it, it is retried as it
+        # was, never merged with newer counts (the writer's exactly-once protocol).
+        self.inflight: dict[Entry, int] | None = None
         self._overlap = 0  # entries in both `counts` and the chunk in flight
         self.visitors: dict[int, set[str]] = {}
         self.dropped = 0
 
     def drain(
         self,
-        queue: deque[Any],
+        queue: deque[Event],
         classify: Callable[[str, str, str], Agent],
         limit: int | None = None,
     ) -> None:
-        """Pop and count what is queued (at most ``limit`` items): `Event` objects and
-        ``(dimension, day, member, amount)`` tuples from ``Recorder.track``.
+        """Pop and count the queued requests (at most ``limit``).
 
         The counts of `increments` on each event (a test checks it), at a fraction of the cost:
         the `by_shape` pairs are counted once per distinct shape in the batch, a visitor once
@@ -104,7 +115,7 @@ class Pending:
         counts, add = self.counts, self.add
         # shape -> [its first event, requests of that shape, whether they are page views]
         shapes: dict[tuple[Agent, int, str, int, bool, bool], list[Any]] = {}
-        seen: dict[int, set[tuple[str | None, str, int, str]]] = {}
+        seen: dict[int, set[tuple[str | None, str]]] = {}
         popleft = queue.popleft
         left = len(queue) if limit is None else limit
         drained = 0
@@ -114,9 +125,6 @@ class Pending:
             item = popleft()
             try:
                 drained += queued_bytes(item)
-                if type(item) is not Event:
-                    add(*item)
-                    continue
                 facts = item.facts
                 agent = classify(facts.user_agent, facts.ch_platform, facts.ch_mobile)
                 day = item.hour // 24
@@ -143,19 +151,12 @@ class Pending:
                     distinct = seen.get(day)
                     if distinct is None:
                         distinct = seen[day] = set()
-                    client = (
-                        facts.client,
-                        facts.forwarded_for,
-                        item.trusted_proxies,
-                        facts.user_agent,
-                    )
+                    client = (item.client_id, facts.user_agent)
                     if client not in distinct:
                         # Held until the loop ends, with the strings it refers to: bounded
                         # like the visitors it becomes (beyond it they would be dropped).
                         distinct.add(client)
-                        room -= _VISITOR_BYTES + 4 * (
-                            len(facts.forwarded_for) + len(facts.user_agent)
-                        )
+                        room -= _VISITOR_BYTES + 4 * len(facts.user_agent)
             except Exception:
                 logger.exception("wsgi_analytics: could not count a request; skipped")
         self.drained_bytes += drained
@@ -164,11 +165,10 @@ class Pending:
                 add(dimension, hour // 24, member, amount)
         for day, distinct in seen.items():
             visitors = self.visitors.setdefault(day, set())
-            for peer, forwarded_for, proxies, user_agent in distinct:
+            for who, user_agent in distinct:
                 if len(visitors) >= self.max_pending:
                     break
                 # Hashed with the day's salt when written; no address ever reaches Redis.
-                who = client_identity(peer, forwarded_for, proxies)
                 visitor = f"{who or '-'}\n{user_agent}"
                 if visitor in visitors:
                     continue
@@ -178,12 +178,21 @@ class Pending:
                 visitors.add(visitor)
                 self.visitor_bytes += size
 
+    def drain_counts(self, queue: deque[Count]) -> None:
+        """Pop and add every queued custom count."""
+        drained = 0
+        while queue:
+            count = queue.popleft()
+            drained += count_bytes(count)
+            self.add(count.dimension, count.hour // 24, count.member, count.amount)
+        self.drained_bytes += drained
+
     def add(self, dimension: str, day: int, member: str, amount: int) -> None:
         counts = self.counts
         entry = (dimension, day, member)
         if entry in counts:
             counts[entry] += amount
-        elif self.inflight is not None and entry in self.inflight[1]:
+        elif self.inflight is not None and entry in self.inflight:
             # Held already, in the chunk in flight: not a new member (and at most one chunk
             # of them, so its bytes may pass the bound a little).
             counts[entry] = amount
@@ -204,13 +213,14 @@ class Pending:
                 self.bytes / 1e6,
             )
 
-    def take(self, size: int) -> tuple[str, dict[Entry, int]]:
-        """The chunk in flight, or the next ``size`` entries as a new one; `done` once written."""
+    def take(self, size: int) -> dict[Entry, int]:
+        """The chunk in flight, or the next ``size`` entries as a new one; `done` once written
+        (the writer names each new chunk's batch)."""
         if self.inflight is None:
             chunk = dict(itertools.islice(self.counts.items(), size))
             for entry in chunk:
                 del self.counts[entry]
-            self.inflight = (secrets.token_hex(8), chunk)
+            self.inflight = chunk
             self._inflight_bytes = sum(_ENTRY_BYTES + sys.getsizeof(m) for _, _, m in chunk)
         return self.inflight
 
@@ -229,7 +239,7 @@ class Pending:
         """
         if self.inflight is None:
             return
-        chunk = self.inflight[1]
+        chunk = self.inflight
         for entry in entries:
             if chunk.pop(entry, None) is None:
                 continue
@@ -244,15 +254,10 @@ class Pending:
         self.visitors.clear()
         self.visitor_bytes = 0
 
-    def held(self, entry: Entry) -> int:
-        """How much of ``entry`` is not yet in Redis."""
-        flying = self.inflight[1].get(entry, 0) if self.inflight else 0
-        return self.counts.get(entry, 0) + flying
-
     def total(self) -> int:
         """Counts held. Safe from any thread: ``list()`` copies a dict's values in one step."""
         inflight = self.inflight
-        flying = sum(list(inflight[1].values())) if inflight else 0
+        flying = sum(list(inflight.values())) if inflight else 0
         return sum(list(self.counts.values())) + flying
 
     def clear(self) -> None:
@@ -264,5 +269,5 @@ class Pending:
 
     def __len__(self) -> int:
         """Distinct entries held, in flight included: what ``max_pending`` bounds."""
-        flying = len(self.inflight[1]) if self.inflight else 0
+        flying = len(self.inflight) if self.inflight else 0
         return len(self.counts) + flying - self._overlap

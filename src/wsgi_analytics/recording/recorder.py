@@ -27,8 +27,9 @@ from .._log import logger, warn_limited
 from ..keys import DIMENSIONS, Keys, check_dimension
 from ..request.agents import Agent, default_classifier
 from ..request.facts import Facts, valid_text
+from ..request.identity import client_identity, normalise_address
 from . import pipeline
-from .pending import _EVENT_BYTES, Pending, queued_bytes
+from .pending import _EVENT_BYTES, Count, Pending, count_bytes
 from .rules import MAX_MEMBER, Event
 from .writer import Writer, not_now
 
@@ -102,6 +103,7 @@ class Recorder:
         self._max_queue = 200_000
         self._step = 64  # queued items drained per step, resized from each step's CPU time
         self._closed = False
+        self._refused = False  # whether a count after close() was refused (said once)
         self._reset()
         _live.add(self)
         atexit.register(_close_at_exit, weakref.ref(self))
@@ -109,7 +111,9 @@ class Recorder:
 
     def _reset(self) -> None:
         """Fresh buffers and no flusher: at construction and in a forked child."""
-        self._queue: deque[Event | tuple[str, int, str, int]] = deque()
+        # Two queues, each of one shape: finished requests, and `track` counts.
+        self._queue: deque[Event] = deque()
+        self._counts: deque[Count] = deque()
         self._pending = Pending(self.max_pending)
         self._writer = Writer(
             self.client, self.keys, retention_days=self.retention_days, max_members=self.max_members
@@ -147,7 +151,14 @@ class Recorder:
         ``content_type``: the response's (None when it sent none: then the path's extension
         decides whether it is a document); ``route``: the route template the app or its
         framework matched (None: the path's fallback template); ``duration``: its response
-        time in seconds."""
+        time in seconds.
+
+        ``trusted_proxies``: see `wsgi_analytics.request.identity`; the client is resolved now
+        (a cached lookup), so the queue holds who the visitor is, not how to find out.
+        """
+        if self._closed:
+            self._refuse()
+            return
         queue = self._queue
         depth = len(queue)
         # `pending.queued_bytes`, inline (the request path): capped lengths, so O(1).
@@ -178,6 +189,14 @@ class Recorder:
                 self._wake.set()
                 return
             self._wake.set()
+        # Who the visitor is, resolved once here rather than carried as a recipe. Without
+        # trusted proxies that is the peer (`client_identity`'s first case, inlined: a call
+        # less on every request).
+        peer = facts.client
+        if trusted_proxies:
+            client = client_identity(peer, facts.forwarded_for, trusted_proxies)
+        else:
+            client = normalise_address(peer) if peer else None
         # Counted before it is queued, so the flusher never drains what is not counted yet.
         self._queued_bytes = queued
         queue.append(
@@ -188,7 +207,7 @@ class Recorder:
                     facts,
                     status,
                     throttled,
-                    trusted_proxies,
+                    client,
                     content_type,
                     route,
                     duration,
@@ -210,13 +229,26 @@ class Recorder:
             )
         if not isinstance(amount, int) or amount < 1:
             raise ValueError("amount must be a positive integer")
+        if self._closed:
+            self._refuse(amount)
+            return
         # A lone surrogate (Flask's get_json() returns "\ud800" as is) cannot be sent to Redis.
         member = valid_text(str(member)[:MAX_MEMBER])
-        item = (dimension, int(time.time() // 86400), member, amount)
-        self._queued_bytes += queued_bytes(item)
-        self._queue.append(item)
+        count = Count(int(time.time() // 3600), dimension, member, amount)
+        self._queued_bytes += count_bytes(count)
+        self._counts.append(count)
         if self._thread is None:
             self._start()
+
+    def _refuse(self, amount: int = 1) -> None:
+        """Counts that arrive after `close` could never be written: dropped, and said once."""
+        self._dropped += amount
+        if not self._refused:
+            self._refused = True
+            logger.warning(
+                "wsgi_analytics: recorder for prefix %r is closed; later counts are dropped",
+                self.prefix,
+            )
 
     # -- flushing ---------------------------------------------------------------------------
 
@@ -233,6 +265,7 @@ class Recorder:
             failure: Exception | None = None
             left = len(self._queue)  # what was recorded so far; later requests wait their turn
             pending = self._pending
+            pending.drain_counts(self._counts)
             while True:
                 part = min(left, self._slice)
                 self._drain(part)
@@ -293,11 +326,10 @@ class Recorder:
             try:
                 self.flush()
             except Exception as error:  # a shutdown must not fail because Redis did
-                visitors = sum(len(day) for day in self._pending.visitors.values())
                 logger.error(
                     "wsgi_analytics: final flush failed, %d counts and %d visitors lost: %s",
                     self._pending.total(),
-                    visitors,
+                    self.pending_visitors,
                     error,
                 )
                 return
@@ -400,12 +432,34 @@ class Recorder:
         return self._pending.total()
 
     @property
+    def pending_entries(self) -> int:
+        """Distinct entries (dimension, day, member) counted but not yet in Redis: what
+        ``max_pending`` bounds. Requests still queued for the flusher are not in it yet."""
+        return len(self._pending)
+
+    @property
+    def pending_visitors(self) -> int:
+        """Distinct visitors counted but not yet in Redis."""
+        return sum(len(day) for day in self._pending.visitors.values())
+
+    @property
+    def queued_bytes(self) -> int:
+        """The estimated memory of what is queued (bounded by ``MAX_QUEUE_BYTES``)."""
+        return self._queued_bytes - self._drained_bytes
+
+    @property
+    def queued(self) -> int:
+        """Requests and custom counts recorded but not yet taken in by the flusher."""
+        return len(self._queue) + len(self._counts)
+
+    @property
     def dropped(self) -> int:
-        """Counts dropped because the queue or the pending buffer was full."""
+        """Counts dropped because the queue or the pending buffer was full, because Redis
+        refused them for good, or because they arrived after `close`."""
         return self._dropped + self._pending.dropped
 
     def __repr__(self) -> str:
-        return f"<Recorder prefix={self.prefix!r} pending={len(self._pending)}>"
+        return f"<Recorder prefix={self.prefix!r} pending={self.pending_entries}>"
 
 
 def _exit_on_sigterm() -> None:

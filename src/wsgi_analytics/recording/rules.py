@@ -19,6 +19,7 @@ from ..keys import day_label, hour_label, sketch_family
 from ..request.agents import Agent
 from ..request.documents import is_document
 from ..request.facts import MAX_PATH, Facts
+from ..request.hosts import strip_port
 from ..request.routes import UNMATCHED, route_member, template
 from ..sketch import MAX_INDEX, bucket
 
@@ -47,7 +48,7 @@ class Event(NamedTuple):
     facts: Facts
     status: int
     throttled: bool
-    trusted_proxies: int
+    client_id: str | None  # who the client is (`request.identity.client_identity`), if known
     # The response's Content-Type (None: it sent none), the route template the app or its
     # framework named (None: the path's fallback template), and the seconds from the
     # middleware's call to the last body chunk handed to the server.
@@ -82,12 +83,7 @@ def _referrer_host(referrer: str, own_host: str) -> str | None:
     host = host.rstrip(".")[:253]
     if host.startswith("www."):
         host = host[4:]
-    own = own_host.rpartition("@")[2].lower()
-    if own.startswith("["):
-        own = own.partition("]")[0] + "]"
-    elif own.count(":") == 1:
-        own = own.partition(":")[0]
-    own = own.rstrip(".")
+    own = strip_port(own_host.rpartition("@")[2].lower()).rstrip(".")
     if own.startswith("www."):
         own = own[4:]
     if host == own or (own.startswith("[") and host == own[1:-1]):

@@ -1,14 +1,22 @@
 """Writing pending counts to Redis: batched ``ZINCRBY``, trims, expiries and ``PFADD``.
 
 One ``pipeline(transaction=False)`` per chunk of pending entries: counters need no atomicity, and
-a cluster client splits such a pipeline by node. A chunk is done only once its pipeline has
-answered, so a connection lost mid-flush leaves it for the next try, which Redis applies once
-(see `INCREMENT`): exactly-once counting across retries, not at-least-once.
+a cluster client splits such a pipeline by node. The increments of one dimension and day go in
+one ``EVAL`` of `INCREMENT`, which runs the ``ZINCRBY`` of every member on the day key and the
+all-time key (one hash slot): one command sent per dimension and flush instead of two per member,
+and a fraction of the client CPU, while Redis runs the same ``ZINCRBY`` as before.
 
-The increments of one dimension and day go in one ``EVAL`` of `INCREMENT`, which runs the
-``ZINCRBY`` of every member on the day key and the all-time key (one hash slot): one command
-sent per dimension and flush instead of two per member, and a fraction of the client CPU, while
-Redis runs the same ``ZINCRBY`` as before.
+Exactly once, not at least once, across retries. The whole protocol is here, in `Writer.write`:
+
+1. A chunk is taken from `Pending` (``pending.take``) and named with a fresh batch id.
+2. Every ``EVAL`` of the chunk carries the batch's marker key (`Keys.batch`); the script applies
+   its increments only if it can create the marker, so Redis applies each batch once.
+3. Only when the pipeline has answered is the chunk done (``pending.done``). A connection lost
+   mid-flush (a reply lost, a stall past the socket timeout) leaves the chunk in flight, and the
+   next try sends it again under the same id: Redis finds the markers of what it already
+   applied and skips those. What Redis answered for is settled (``pending.settle``) so that a
+   partly refused chunk is retried without it. Newer counts wait in ``pending.counts``; they
+   are never merged into the chunk in flight.
 """
 
 from __future__ import annotations
@@ -125,13 +133,16 @@ class Writer:
         self._stored_salts: dict[int, bytes] = {}  # as stored in Redis, to propose again
         self._expiring: set[str] = set()
         self._expiring_since = time.monotonic()
+        self._batch = ""  # the id of the chunk in flight (``pending.inflight``)
 
     def write(self, pending: Pending) -> None:
         """Write everything pending. Raises when Redis cannot be reached or refuses for now
         (`not_now`), leaving the counts pending; a permanent refusal drops what it concerns,
         counted in ``pending.dropped`` and logged, so that it never blocks the rest."""
         while len(pending):
-            batch, chunk = pending.take(_CHUNK)
+            if pending.inflight is None:
+                self._batch = secrets.token_hex(8)  # a new chunk: a new batch
+            batch, chunk = self._batch, pending.take(_CHUNK)
             groups: dict[tuple[str, int], list[Entry]] = {}
             unwritable: list[Entry] = []
             for entry in chunk:
@@ -237,7 +248,7 @@ class Writer:
 
     def _drop(self, pending: Pending, entries: list[Entry], why: str) -> None:
         """Give up ``entries`` of the chunk in flight, counted in ``dropped`` and logged."""
-        chunk = pending.inflight[1] if pending.inflight else {}
+        chunk = pending.inflight or {}
         lost = sum(chunk.get(entry, 0) for entry in entries)
         pending.dropped += lost
         pending.settle(entries)
@@ -359,9 +370,12 @@ class Writer:
         known = self._stored_salts.get(day)
         pipe = self.client.pipeline(transaction=False)
         # Kept one hour past the day's end for late flushes, then gone: the day's visitor
-        # hashes can no longer be linked to an address.
+        # hashes can no longer be linked to an address. A flush later still (after a long
+        # outage) gets a salt for one more hour: an expiry in the past would delete the key as
+        # it is set, and the day's visitors could never be written.
         proposal = known or secrets.token_hex(16).encode()
-        pipe.set(key, proposal, nx=True, exat=(day + 1) * 86400 + 3600)
+        expires = max((day + 1) * 86400 + 3600, int(time.time()) + 3600)
+        pipe.set(key, proposal, nx=True, exat=expires)
         pipe.get(key)
         created, stored = pipe.execute(raise_on_error=False)
         if isinstance(stored, str):  # a client passed in may decode responses
