@@ -46,18 +46,19 @@ def test_client_identity(peer: str | None, forwarded: str, hops: int, expected: 
 
 
 @pytest.mark.parametrize(
-    ("text", "prefix", "expected"),
+    ("text", "expected"),
     [
-        pytest.param("2001:db8::1", 128, "2001:db8::1", id="prefix 128 keeps the address"),
-        pytest.param("2001:db8:0:0:ffff::1", 48, "2001:db8::/48", id="wider grouping"),
-        pytest.param("::ffff:192.0.2.1", 48, "192.0.2.1", id="mapped ignores the prefix"),
-        pytest.param("192.0.2.300", 64, None, id="octet out of range"),
-        pytest.param("example.com", 64, None, id="host name"),
-        pytest.param("", 64, None, id="empty"),
+        pytest.param("2001:db8::1", "2001:db8::/64", id="an IPv6 client is its /64"),
+        pytest.param("2001:db8:0:0:ffff::1", "2001:db8::/64", id="same /64, other host"),
+        pytest.param("2001:db8:0:1::1", "2001:db8:0:1::/64", id="next /64"),
+        pytest.param("::ffff:192.0.2.1", "192.0.2.1", id="mapped is the IPv4 client"),
+        pytest.param("192.0.2.300", None, id="octet out of range"),
+        pytest.param("example.com", None, id="host name"),
+        pytest.param("", None, id="empty"),
     ],
 )
-def test_normalise_address(text: str, prefix: int, expected: str | None) -> None:
-    assert normalise_address(text, prefix) == expected
+def test_normalise_address(text: str, expected: str | None) -> None:
+    assert normalise_address(text) == expected
 
 
 def _environ(peer: str | None, forwarded: str | None) -> dict[str, Any]:

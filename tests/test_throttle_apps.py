@@ -218,3 +218,55 @@ def test_flask_with_redis_down(
     finally:
         throttle.close()
         middleware.recorder.close()
+
+
+def test_the_throttle_and_unique_visitors_agree_on_who_an_ipv6_client_is(
+    redis_url: str, client: redis.Redis
+) -> None:
+    """One identity for both: an IPv6 client is its /64 for the throttle and for the unique
+    visitors alike. The throttle used to take its own grouping (``ipv6_prefix=``), so the two
+    could disagree about who a client is; the option is gone."""
+    with pytest.raises(TypeError):
+        Throttle(limit=1, ipv6_prefix=48)  # type: ignore[call-arg]
+
+    def site(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/html")])
+        return [b"ok"]
+
+    throttle = Throttle(limit=1, window=3600)
+    app = WSGIAnalytics(site, redis_url=redis_url, throttle=throttle, flush_interval=3600)
+    try:
+        answers = {}
+        for address in ("2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:3::1"):
+            environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/c", "REMOTE_ADDR": address}
+            answers[address] = _status(app, environ)
+            view = {
+                "REQUEST_METHOD": "GET",
+                "PATH_INFO": "/",
+                "REMOTE_ADDR": address,
+                "HTTP_USER_AGENT": "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 "
+                "Firefox/133.0",
+            }
+            _status(app, view)
+        app.recorder.flush()
+    finally:
+        app.recorder.close()
+        throttle.close()
+    # Same /64: one client to the throttle (the second POST refused)...
+    assert answers == {"2001:db8:1:2::1": 200, "2001:db8:1:2::2": 429, "2001:db8:1:3::1": 200}
+    # ...and one visitor; the next /64 is another of each.
+    assert client.pfcount(KEYS.uniques(today())) == 2
+
+
+def _status(app: WSGIAnalytics, environ: dict[str, Any]) -> int:
+    statuses: list[int] = []
+
+    def start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
+        statuses.append(int(status[:3]))
+
+    body = app(environ, start_response)
+    b"".join(body)
+    close = getattr(body, "close", None)  # a refusal's body is a plain list
+    if close is not None:
+        close()
+    return statuses[0]

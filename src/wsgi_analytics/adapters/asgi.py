@@ -13,7 +13,7 @@ from ..recording.recorder import Recorder
 from ..request.documents import asgi_content_type
 from ..request.facts import Facts, from_scope
 from ..request.routes import template_from_scope
-from .common import adapter_exclude, adapter_recorder, record_quietly
+from .common import DEFAULT_PREFIX, adapter_exclude, adapter_recorder, record_quietly
 
 if TYPE_CHECKING:
     from ..throttle import Throttle
@@ -44,7 +44,7 @@ class ASGIAnalytics:
         *,
         redis_url: str | None = None,
         recorder: Recorder | None = None,
-        prefix: str = "analytics",
+        prefix: str = DEFAULT_PREFIX,
         throttle: Throttle | None = None,
         trusted_proxies: int = 0,
         exclude: str | Iterable[str] | None = (),

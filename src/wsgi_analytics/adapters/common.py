@@ -11,7 +11,18 @@ from ..recording.recorder import Recorder
 from ..request.exclude import Exclude, compile_exclude
 from ..request.facts import Facts
 
-__all__ = ["adapter_exclude", "adapter_recorder", "record_quietly"]
+__all__ = ["DEFAULT_PREFIX", "adapter_exclude", "adapter_recorder", "record_quietly"]
+
+
+class _Default(str):
+    """A default that reads as its value but can be told from the same value passed on purpose."""
+
+    __slots__ = ()
+
+
+# The adapters' ``prefix`` default: with a shared recorder, an explicit ``prefix="analytics"``
+# must match the recorder's prefix, while leaving it out means "the recorder's".
+DEFAULT_PREFIX: str = _Default("analytics")
 
 
 def adapter_recorder(
@@ -25,13 +36,13 @@ def adapter_recorder(
     if not isinstance(trusted_proxies, int) or trusted_proxies < 0:
         raise ValueError("trusted_proxies must be 0 or more")
     if recorder is None:
-        return Recorder(redis_url, prefix=prefix, **options)
+        return Recorder(redis_url, prefix=str(prefix), **options)
     # Options that only a new recorder would take must not be dropped without a word.
     if options:
         raise TypeError(
             f"{', '.join(sorted(options))}: pass recorder options to the Recorder itself"
         )
-    if prefix not in ("analytics", recorder.prefix):
+    if prefix is not DEFAULT_PREFIX and prefix != recorder.prefix:
         raise ValueError(f"prefix {prefix!r} differs from the recorder's {recorder.prefix!r}")
     return recorder
 

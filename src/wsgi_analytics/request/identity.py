@@ -16,7 +16,11 @@ import ipaddress
 import re
 from functools import lru_cache
 
-__all__ = ["client_identity", "normalise_address"]
+from .hosts import strip_port
+
+__all__ = ["IPV6_PREFIX", "client_identity", "normalise_address"]
+
+IPV6_PREFIX = 64  # IPv6 clients are grouped by network: one subscriber usually holds a /64
 
 # A plain dotted quad in canonical form is its own key: matching it costs ~0.3 µs where parsing
 # with ipaddress costs ~5 µs, and busy sites see more distinct clients than the cache holds.
@@ -25,22 +29,18 @@ _CANONICAL_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
 
 
 @lru_cache(maxsize=4096)
-def normalise_address(text: str, ipv6_prefix: int = 64) -> str | None:
+def normalise_address(text: str) -> str | None:
     """A canonical client key for an address, or ``None`` when it is not an IP address.
 
     IPv4-mapped IPv6 addresses (``::ffff:1.2.3.4``, as dual-stack sockets report IPv4 peers) are
     unwrapped so they share the IPv4 client's bucket; other IPv6 addresses are grouped by their
-    ``/ipv6_prefix`` network because one subscriber usually holds a whole /64.
+    /64 network because one subscriber usually holds a whole /64 (one address each would let
+    them walk past the throttle and count as many visitors).
     """
     if _CANONICAL_IPV4.fullmatch(text):
         return text
-    candidate = text.strip()
-    if candidate.startswith("[") and "]" in candidate:
-        # "[2001:db8::1]:443" as some proxies write it
-        candidate = candidate[1 : candidate.index("]")]
-    elif candidate.count(":") == 1:
-        # "203.0.113.9:51234": an IPv4 address with a port
-        candidate = candidate.partition(":")[0]
+    # "203.0.113.9:51234" and "[2001:db8::1]:443", as some proxies write them
+    candidate = strip_port(text.strip()).removeprefix("[").removesuffix("]")
     candidate = candidate.partition("%")[0]  # zone index of a link-local address
     try:
         address = ipaddress.ip_address(candidate)
@@ -50,9 +50,7 @@ def normalise_address(text: str, ipv6_prefix: int = 64) -> str | None:
         mapped = address.ipv4_mapped
         if mapped is not None:
             return str(mapped)
-        if ipv6_prefix >= 128:
-            return str(address)
-        network = ipaddress.IPv6Network((address, ipv6_prefix), strict=False)
+        network = ipaddress.IPv6Network((address, IPV6_PREFIX), strict=False)
         return str(network)
     return str(address)
 
@@ -61,7 +59,6 @@ def client_identity(
     peer: str | None,
     forwarded_for: str,
     trusted_proxies: int = 0,
-    ipv6_prefix: int = 64,
 ) -> str | None:
     """The client's key, or ``None`` when no usable address is known.
 
@@ -83,7 +80,7 @@ def client_identity(
         if len(entries) >= trusted_proxies:
             entry = entries[-trusted_proxies]
             # No address is written longer ("[v6%zone]:port"); junk stays out of the memo.
-            return normalise_address(entry, ipv6_prefix) if len(entry) <= 80 else None
+            return normalise_address(entry) if len(entry) <= 80 else None
     if peer:
-        return normalise_address(peer, ipv6_prefix)
+        return normalise_address(peer)
     return None

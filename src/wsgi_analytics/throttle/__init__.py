@@ -43,8 +43,6 @@ class Throttle:
     - ``fail_open``: when Redis cannot be asked (down, or slower than ``timeout`` seconds), let
       the request through and log a warning (``True``), or answer ``503`` (``False``).
     - ``timeout``: connect and read timeout of the throttle's own Redis clients, in seconds.
-    - ``ipv6_prefix``: IPv6 clients are grouped by this network size (a subscriber usually holds
-      a whole /64, so one address each would let them walk past the limit).
     - ``secret``: the key that hashes client addresses into Redis key names. By default a random
       one is created in Redis on first use; pass your own to keep it out of Redis, so that
       someone who can read Redis cannot reverse the hashes by trying every IPv4 address.
@@ -71,7 +69,6 @@ class Throttle:
         rules: Iterable[Rule] = (),
         name: str = "default",
         timeout: float = 0.25,
-        ipv6_prefix: int = 64,
         secret: str | bytes | None = None,
         redis_url: str | None = None,
         client: connection.Client | None = None,
@@ -90,14 +87,10 @@ class Throttle:
             raise ValueError("methods must name at least one HTTP method")
         if not 0 < timeout <= 60:
             raise ValueError("timeout must be between 0 and 60 seconds")
-        if not 32 <= ipv6_prefix <= 128:
-            # shorter would put whole providers in one bucket
-            raise ValueError("ipv6_prefix must be between 32 and 128")
         self.limit = limit
         self.window = float(window)
         self.fail_open = fail_open
         self.timeout = timeout
-        self.ipv6_prefix = ipv6_prefix
         if isinstance(secret, str):
             secret = secret.encode()
         self.secret: bytes | None = (
@@ -117,7 +110,6 @@ class Throttle:
             fail_open=self.fail_open,
             secret=self.secret,
             keys=Keys(self.prefix or prefix),
-            ipv6_prefix=self.ipv6_prefix,
         )
 
     def _source(

@@ -162,7 +162,6 @@ class Policy:
         fail_open: bool,
         secret: bytes | None,
         keys: Keys,
-        ipv6_prefix: int = 64,
         rest: float | None = None,
     ) -> None:
         self.rules = tuple(rules)
@@ -170,7 +169,6 @@ class Policy:
         self.args = script_args(self.rules)
         self.fail_open = fail_open
         self.secret = secret  # the application's own, never stored in Redis
-        self.ipv6_prefix = ipv6_prefix
         self.keys = keys
         self.secret_key = keys.throttle_secret()
         self.shared = SharedSecret(self.secret_key)
@@ -180,7 +178,7 @@ class Policy:
     def start(self, facts: Facts, trusted_proxies: int) -> tuple[str | None, Refusal | None]:
         """``(client, None)`` to ask Redis about ``client``; ``(None, answer)`` to answer now
         without asking (no usable address: let through; Redis resting: the failure policy)."""
-        who = client_identity(facts.client, facts.forwarded_for, trusted_proxies, self.ipv6_prefix)
+        who = client_identity(facts.client, facts.forwarded_for, trusted_proxies)
         if who is None:
             warn_limited(
                 "throttle-anonymous",
