@@ -16,9 +16,9 @@ from wsgi_analytics.embedded import EmbeddedServer
 
 
 @pytest.fixture(autouse=True)
-def _fresh_log_limiter(monkeypatch: pytest.MonkeyPatch) -> None:
+def _fresh_log_limiter() -> None:
     """Each test sees its own rate-limited warnings, whatever ran before it."""
-    monkeypatch.setattr(_log, "_last", {})
+    _log.reset_limits()
 
 
 @pytest.fixture(scope="session")

@@ -183,5 +183,5 @@ def test_memo_returns_the_same_labels_and_stays_bounded() -> None:
     assert classify(WIN_CHROME) is first
     for index in range(25_000):
         classify(f"scanner-{index}")
-    assert len(classify._memo) <= 20_000
+    assert len(classify) <= 20_000
     assert classify(WIN_CHROME) == first

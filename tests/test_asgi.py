@@ -123,15 +123,18 @@ def test_app_exception_counts_500_and_propagates(
 def test_cancellation_is_not_an_error(
     recorder: Recorder, client: redis.Redis, started: bool, expected: dict[str, float]
 ) -> None:
+    waiting = asyncio.Event()
+
     async def slow(scope: Any, receive: Receive, send: Send) -> None:
         if started:
             await send({"type": "http.response.start", "status": 200, "headers": []})
             await send({"type": "http.response.body", "body": b"x", "more_body": True})
+        waiting.set()  # the app is inside the request now: cancel it there
         await asyncio.sleep(30)
 
     async def main() -> None:
         task = asyncio.create_task(call(ASGIAnalytics(slow, recorder=recorder), scope("/c/")))
-        await asyncio.sleep(0.05)
+        await waiting.wait()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import redis
 
-from wsgi_analytics import WSGIAnalytics, _log
+from wsgi_analytics import WSGIAnalytics
 from wsgi_analytics.adapters.wsgi import StartResponse
 from wsgi_analytics.embedded import EmbeddedServer
 from wsgi_analytics.keys import Keys, today
@@ -33,13 +33,6 @@ from wsgi_analytics.recording.rules import MAX_MEMBER
 from .servers import Figures, figures
 
 __all__ = ["figures"]  # the fixture, imported for pytest
-
-
-@pytest.fixture(autouse=True)
-def fresh_log_limits(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The burst below warns about max_pending: keep that from silencing other tests' warning
-    (the rate limiter's memory is per process)."""
-    monkeypatch.setattr(_log, "_last", {})
 
 
 pytestmark = pytest.mark.slow

@@ -12,18 +12,12 @@ from typing import Any
 import pytest
 import redis
 
-from wsgi_analytics import _log
 from wsgi_analytics.embedded import EmbeddedServer
 from wsgi_analytics.recording.recorder import Recorder
 from wsgi_analytics.throttle import Throttle, policy
 from wsgi_analytics.throttle.policy import Refusal
 
 from .test_throttle import post
-
-
-@pytest.fixture(autouse=True)
-def fresh_warnings(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_log, "_last", {})
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 
-__all__ = ["logger", "warn_limited"]
+__all__ = ["logger", "reset_limits", "warn_limited"]
 
 logger = logging.getLogger("wsgi_analytics")
 
@@ -28,3 +28,10 @@ def warn_limited(topic: str, message: str, *args: object, level: int = logging.W
         message += " (%d similar messages suppressed)"
         args = (*args, held)
     logger.log(level, message, *args)
+
+
+def reset_limits() -> None:
+    """Forget which warnings were given, so that the next of each is logged (tests use it to see
+    their own warnings whatever ran before)."""
+    with _lock:
+        _last.clear()

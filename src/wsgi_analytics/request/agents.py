@@ -148,6 +148,10 @@ class Classifier:
                 self._memo[key] = found
         return found
 
+    def __len__(self) -> int:
+        """How many (agent, client hints) labels are memoised."""
+        return len(self._memo)
+
     def _classify(self, agent: str, ch_platform: str, ch_mobile: str) -> Agent:
         if not agent.strip():
             return Agent("(empty)", "Other", "other", "(empty)")
