@@ -13,7 +13,6 @@ from typing import Any, cast
 import pytest
 import redis
 
-from wsgi_analytics import _log
 from wsgi_analytics.embedded import EmbeddedServer
 from wsgi_analytics.recording.recorder import Recorder
 from wsgi_analytics.request.facts import Facts, from_environ
