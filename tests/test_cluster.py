@@ -59,7 +59,9 @@ def make_throttle() -> Throttle:
 
 def wsgi_site(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
     missing = environ["PATH_INFO"].startswith("/missing")
-    start_response("404 Not Found" if missing else "200 OK", [("Content-Type", "text/plain")])
+    # A document: only documents are page views.
+    headers = [("Content-Type", "text/html; charset=utf-8")]
+    start_response("404 Not Found" if missing else "200 OK", headers)
     return [b"page"]
 
 
