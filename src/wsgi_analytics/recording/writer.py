@@ -32,10 +32,14 @@ import redis
 from .. import connection
 from .._log import logger, warn_limited
 from ..keys import Keys
+from . import pipeline
 from .pending import Entry, Pending
+from .pipeline import Pipeline
 
 __all__ = ["Writer", "not_now"]
 
+# Entries handled between two pauses of the flusher (~0.3 ms; see `recording.pipeline`).
+STEP_ENTRIES = 256
 _CHUNK = 4096  # pending entries per pipeline, so a long outage drains in bounded batches
 # KEYS: the sorted sets of one dimension and day (one slot), then this batch's marker key;
 # ARGV: the marker's lifetime, then member, amount, member, ... A batch is applied once: a retry
@@ -145,7 +149,9 @@ class Writer:
             batch, chunk = self._batch, pending.take(_CHUNK)
             groups: dict[tuple[str, int], list[Entry]] = {}
             unwritable: list[Entry] = []
-            for entry in chunk:
+            for index, entry in enumerate(chunk):
+                if index and not index % STEP_ENTRIES:
+                    pipeline.pause()  # let the request threads in (see recording.pipeline)
                 # Repaired where text comes in (facts, track); a member that still cannot be
                 # encoded would fail its whole pipeline on every retry.
                 if not entry[2].isascii() and not _encodable(entry[2]):
@@ -158,18 +164,27 @@ class Writer:
                 group.append(entry)
             if unwritable:
                 self._drop(pending, unwritable, "cannot be encoded as UTF-8")
-            pipe = self.client.pipeline(transaction=False)
+            pipe = Pipeline(self.client)  # packed in steps, with pauses
             # What each command of the pipeline stands for, to read its reply.
             sent: list[tuple[str, Any]] = []
             written: dict[str, int] = {}
             days: dict[str, int] = {}
             keys = self.keys
+            budget = STEP_ENTRIES
             for (dimension, day), entries in groups.items():
+                # a group's command costs about as much as a few of its entries
+                budget -= len(entries) + 8
+                if budget <= 0:
+                    budget = STEP_ENTRIES
+                    pipeline.pause()
                 targets = keys.targets(dimension, day)
                 marker = keys.batch(dimension, batch, day)
                 members: list[Any] = []
-                for entry in entries:
-                    members += (entry[2], chunk[entry])
+                for start in range(0, len(entries), STEP_ENTRIES):
+                    if start:
+                        pipeline.pause()  # a dimension of thousands of members
+                    for entry in entries[start : start + STEP_ENTRIES]:
+                        members += (entry[2], chunk[entry])
                 # EVAL, not EVALSHA: nothing to reload after a restart; Redis caches the script.
                 pipe.execute_command(
                     "EVAL", INCREMENT, len(targets) + 1, *targets, marker, DEDUP_SECONDS, *members
@@ -194,11 +209,13 @@ class Writer:
                 self._drop(pending, list(chunk), f"could not be sent ({error})")
                 pending.done()
                 continue
+            pipeline.pause()
             retry = self._read_replies(pending, chunk, sent, replies)
             self._delete_sketches()
             if retry is not None:
                 raise retry
             pending.done()
+            pipeline.pause()
         if pending.visitors:
             self._write_visitors(pending)
 
@@ -326,14 +343,16 @@ class Writer:
                 warn_limited("command", "wsgi_analytics: Redis refused a command: %s", reply)
 
     def _write_visitors(self, pending: Pending) -> None:
-        pipe = self.client.pipeline(transaction=False)
+        pipe = Pipeline(self.client)  # packed in steps, with pauses
         expiring: list[str] = []
         for day, entries in pending.visitors.items():
             # Copying a keyed hash is cheaper than keying a new one (0.3 vs 0.5 µs a visitor);
             # the digests are the same.
             keyed = hashlib.blake2b(key=self._salt(day), digest_size=8)
             hashed = []
-            for entry in entries:
+            for index, entry in enumerate(entries):
+                if index and not index % STEP_ENTRIES:
+                    pipeline.pause()
                 visitor = keyed.copy()
                 # Only hashed, never stored: any stable encoding will do, and "surrogatepass"
                 # cannot fail on a lone surrogate a server left in the user agent.
