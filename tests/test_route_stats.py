@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import random
+import zlib
 
 import pytest
 
 import wsgi_analytics
-from wsgi_analytics.keys import DIMENSIONS, Keys, check_dimension, is_sketch, sketch_family
+from wsgi_analytics.keys import (
+    DIMENSIONS,
+    SKETCH_GROUPS,
+    Keys,
+    check_dimension,
+    is_sketch,
+    sketch_family,
+    sketch_group,
+)
 from wsgi_analytics.reading.routes import RouteStats, route_rows, route_stats
 from wsgi_analytics.sketch import bucket
 
@@ -71,15 +80,13 @@ def test_rows_order_limit_and_missing_parts() -> None:
 @pytest.mark.parametrize(
     ("route", "key"),
     [
-        pytest.param("GET /", "{analytics:latency.v1:GET /}:2026-12-01", id="root"),
+        pytest.param("GET /", "{analytics:latency.v1:12}:GET /:2026-12-01", id="root"),
         pytest.param(
             "GET /items/{item_id}",
-            "{analytics:latency.v1:GET /items/%7Bitem_id%7D}:2026-12-01",
-            id="braces escaped",
+            "{analytics:latency.v1:3}:GET /items/{item_id}:2026-12-01",
+            id="braces after the hash tag are text",
         ),
-        pytest.param(
-            "GET /100%/{x}", "{analytics:latency.v1:GET /100%25/%7Bx%7D}:2026-12-01", id="percent"
-        ),
+        pytest.param("GET /100%/{x}", "{analytics:latency.v1:11}:GET /100%/{x}:2026-12-01", id="%"),
     ],
 )
 def test_sketch_keys(route: str, key: str) -> None:
@@ -88,10 +95,12 @@ def test_sketch_keys(route: str, key: str) -> None:
     assert keys.sketch(route, day) == key
     assert keys.sketch(route, None) == key.rsplit(":", 1)[0] + ":all"
     assert keys.owns(key)
-    # One hash tag per route: the text between the first "{" and the first "}" after it.
-    tag = key[1 : key.index("}")]
-    assert keys.sketch(route, None)[1 : key.index("}")] == tag
-    assert tag.endswith(route.replace("%", "%25").replace("{", "%7B").replace("}", "%7D"))
+    # The group is the CRC-32 of the route: the same in every process and any language.
+    group = zlib.crc32(route.encode()) % SKETCH_GROUPS
+    assert sketch_group(route) == group
+    assert key.startswith(f"{{analytics:latency.v1:{group}}}:")
+    # A route's keys share a hash tag (one slot); the batch markers of its group too.
+    assert keys.sketch_batch(group, "b1", day).startswith(key[: key.index("}") + 1])
 
 
 def test_sketch_families_are_not_dimensions() -> None:

@@ -24,8 +24,9 @@ the site's time zone, ``N`` a day number (days since 1970-01-01 in that zone's c
     {prefix:pairs.W}:all:B      the same, all time (no timeline pairs)     (trimmed to top members)
     {prefix:live}:M             HyperLogLog of visitor hashes with a page view in minute M
                                 (minutes since the epoch, UTC)             (expires 35 minutes on)
-    {prefix:latency.vV:ROUTE}:DAY  sorted set, response-time bucket -> requests of ROUTE that day
-    {prefix:latency.vV:ROUTE}:all  the same, all time                 (both deleted with ROUTE)
+    {prefix:latency.vV:G}:ROUTE:DAY  sorted set, response-time bucket -> requests of ROUTE
+    {prefix:latency.vV:G}:ROUTE:all  the same, all time             (both deleted with ROUTE)
+    {prefix:latency.vV:G}:batch:ID:N a flush batch's marker, as above
 
 Routes (DESIGN A3): ``routes`` counts every request by its member ``"METHOD template"``
 (``GET /items/{item_id}``), ``routes_4xx`` and ``routes_5xx`` the requests of each route
@@ -34,14 +35,17 @@ answered 4xx and 5xx; they are dimensions like the others (``{prefix:routes}:DAY
 A route's response times are a DDSketch (`wsgi_analytics.sketch`): member = the bucket index as
 text (``"312"``), score = the requests whose duration fell in that bucket. ``V`` is
 `sketch.SKETCH_VERSION`: bucket numbers depend on the sketch's constants, so changing them
-starts new keys instead of misreading old ones. ``ROUTE`` is the ``routes`` member with ``%``,
-``{`` and ``}`` written ``%25``, ``%7B`` and ``%7D`` (a brace would end the hash tag early), e.g.
-``{analytics:latency.v1:GET /items/%7Bitem_id%7D}:2026-12-01``. One hash tag per route: every
-read of one route over many days (``ZUNION``) touches one slot, while the routes spread over
-the cluster. Bounded: at most 448 members a key; the day keys expire with the retention, and
-whenever the writer trims a member off ``routes`` (the day key or the all-time key), it deletes
-that route's sketch of the same day (or all time) too, so sketches exist only for routes that
-survive trimming.
+starts new keys instead of misreading old ones. ``ROUTE`` is the ``routes`` member as it is
+(``GET /items/{item_id}``: braces after the hash tag are plain text) and ``G`` its group,
+`sketch_group`: the CRC-32 of the route modulo `SKETCH_GROUPS`, e.g.
+``{analytics:latency.v1:5}:GET /items/{item_id}:2026-12-01``. Why groups: every read of one
+route over many days (``ZUNION``) touches one slot, the groups spread over the cluster, and a
+flush writes the sketches of all its routes in one command per group and day instead of one per
+route (a site of a few hundred pages has a few hundred routes). Find a route's keys with
+``SCAN MATCH "{analytics:latency.v1:*}:GET /items/{item_id}:*"``. Bounded: at most 448 members
+a key; the day keys expire with the retention, and whenever the writer trims a member off
+``routes`` (the day key or the all-time key), it deletes that route's sketch of the same day (or
+all time) too, so sketches exist only for routes that survive trimming.
 
 The braces are a Redis Cluster hash tag: every key of one dimension lives in one slot, so the
 multi-day reads (``ZUNIONSTORE``, ``PFCOUNT`` over several days) and the flush scripts never cross
@@ -83,6 +87,7 @@ __all__ = [
     "RESERVED",
     "ROUTE_DIMENSIONS",
     "SKETCH_FAMILY",
+    "SKETCH_GROUPS",
     "TIMELINE",
     "Keys",
     "check_dimension",
@@ -92,6 +97,8 @@ __all__ = [
     "pair_bucket",
     "pair_member",
     "sketch_family",
+    "sketch_group",
+    "sketch_route",
     "split_pair",
     "today",
 ]
@@ -151,9 +158,10 @@ _SEPARATOR_STANDIN = "\ufffd"  # what a separator inside a member becomes
 # How long a live minute's HyperLogLog is kept: `Stats.live` reads up to 30 minutes back.
 LIVE_SECONDS = 35 * 60
 _DIMENSION_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")  # fullmatch: "$" allows a "\n"
-# The name in the hash tag of a route's response-time sketch, before the route itself.
+# The name in the hash tag of the routes' response-time sketches, before the group number.
 SKETCH_FAMILY = f"latency.v{SKETCH_VERSION}"
-_ROUTE_ESCAPES = str.maketrans({"%": "%25", "{": "%7B", "}": "%7D"})
+# Groups of sketches, each in one slot: a flush writes one command per group and day.
+SKETCH_GROUPS = 16
 
 
 # The label functions are pure and see a handful of distinct arguments a day (strftime costs
@@ -177,17 +185,28 @@ def today(now: float | None = None) -> int:
 
 @lru_cache(maxsize=4096)
 def sketch_family(route: str) -> str:
-    """What stands for a dimension name in the keys of ``route``'s sketch: the family and the
-    escaped route (see the module docstring). The flusher counts a sketch's buckets as members
-    of this name, so the writer's batching, expiries and exactly-once markers apply as they are.
-    Never a valid `check_dimension` name (it has a ``:``), so no custom dimension can take it.
-    """
-    return f"{SKETCH_FAMILY}:{route.translate(_ROUTE_ESCAPES)}"
+    """What stands for a dimension name in the pending counts of ``route``'s sketch: the family
+    and the route. The flusher counts a sketch's buckets as members of this name; the writer
+    turns it back into the route (`sketch_route`) and writes a group's routes together. Never a
+    valid `check_dimension` name (it has a ``:``), so no custom dimension can take it."""
+    return _SKETCH_HEAD + route
 
 
 def is_sketch(dimension: str) -> bool:
     """Whether ``dimension`` is a `sketch_family` name."""
     return dimension.startswith(_SKETCH_HEAD)
+
+
+def sketch_route(family: str) -> str:
+    """The route of a `sketch_family` name."""
+    return family[len(_SKETCH_HEAD) :]
+
+
+@lru_cache(maxsize=4096)
+def sketch_group(route: str) -> int:
+    """The group of ``route``'s sketch keys (0 to `SKETCH_GROUPS` - 1): a stable hash, the same
+    in every process (CRC-32 of the UTF-8 route, as ``python -c 'import zlib; ...'`` computes)."""
+    return zlib.crc32(route.encode("utf-8", "surrogatepass")) % SKETCH_GROUPS
 
 
 _SKETCH_HEAD = SKETCH_FAMILY + ":"
@@ -249,7 +268,7 @@ class Keys:
         self._own = re.compile(
             r"^\{"
             + re.escape(prefix)
-            + r":(?:[a-z0-9_.-]+|throttle:[0-9a-f]+|latency\.v[0-9]+:[^{}]*)\}"
+            + r":(?:[a-z0-9_.-]+|throttle:[0-9a-f]+|latency\.v[0-9]+:[0-9]+)\}"
         )
 
     # -- counts -------------------------------------------------------------------------------
@@ -326,8 +345,17 @@ class Keys:
         """The response-time sketch of ``route`` (a ``routes`` member) on ``day``, or all time
         when ``day`` is None. One route's keys share a slot: read any range with one
         ``ZUNION``; `wsgi_analytics.sketch.quantiles` turns the buckets into milliseconds."""
-        family = sketch_family(route)
-        return self.all(family) if day is None else self.day(family, day)
+        label = "all" if day is None else day_label(day)
+        return f"{self.sketch_tag(sketch_group(route))}:{route}:{label}"
+
+    def sketch_tag(self, group: int) -> str:
+        """The hash tag of a group of sketches (`sketch_group`)."""
+        return self.tag(f"{SKETCH_FAMILY}:{group}")
+
+    def sketch_batch(self, group: int, batch: str, day: int) -> str:
+        """The marker that makes a flush batch of a group's sketches on ``day`` apply once (no
+        route's key: a route begins with its method, in capitals)."""
+        return f"{self.sketch_tag(group)}:batch:{batch}:{day}"
 
     # -- the writer's and the readers' own keys -------------------------------------------------
 

@@ -139,24 +139,49 @@ def route_of(event: Event) -> str:
     """The ``routes`` member: ``"METHOD template"``. The template is the one the app or its
     framework named, else ``(unmatched)`` for a 404 (scanners cannot mint routes), else the
     path with its ids collapsed (`wsgi_analytics.request.routes.template`)."""
+    return _route(event)[0]
+
+
+def _route(event: Event) -> tuple[str, str]:
+    """The ``routes`` member and its sketch's family (`keys.sketch_family`); memoised for the
+    ASCII routes and paths real traffic repeats (like `referrer_host`, the memo keeps out long
+    four-byte text)."""
     route = event.route
-    if route is None:
-        route = UNMATCHED if event.status == 404 else template(event.facts.path)
-    member = route_member(event.facts.method, route)[:MAX_MEMBER]
+    method = event.facts.method
+    if route is not None:
+        return _cached_route(method, route) if route.isascii() else _route_pair(method, route)
+    if event.status == 404:
+        return _cached_route(method, UNMATCHED)
+    path = event.facts.path
+    if path.isascii():
+        return _cached_fallback(method, path)
+    return _route_pair(method, template(path))
+
+
+def _route_pair(method: str, route: str) -> tuple[str, str]:
+    member = route_member(method, route)[:MAX_MEMBER]
     if not member.isascii():
         # It also names the route's sketch keys: a lone surrogate (a path an ASGI server
         # decoded by hand) could not be sent to Redis at all.
         member = member.encode("utf-8", "replace").decode("utf-8")
-    return member
+    return member, sketch_family(member)
+
+
+_cached_route = lru_cache(maxsize=2048)(_route_pair)
+
+
+@lru_cache(maxsize=2048)
+def _cached_fallback(method: str, path: str) -> tuple[str, str]:
+    return _route_pair(method, template(path))
 
 
 def by_request(event: Event, page: bool) -> list[tuple[str, str]]:
     """The pairs that carry the request's own path, referrer, route or duration; ``page``: it
     is a page view (`viewed`), which depends on the shape alone."""
     facts = event.facts
-    route = route_of(event)
+    route, family = _route(event)
     status = event.status
-    pairs = [("routes", route), (sketch_family(route), _BUCKETS[bucket(event.duration)])]
+    pairs = [("routes", route), (family, _BUCKETS[bucket(event.duration)])]
     if status >= 400:
         pairs.append(("routes_4xx" if status < 500 else "routes_5xx", route))
     if event.throttled:

@@ -31,7 +31,7 @@ import redis
 
 from .. import connection
 from .._log import logger, warn_limited
-from ..keys import Keys
+from ..keys import Keys, is_sketch, sketch_group, sketch_route
 from . import pipeline
 from .pending import Entry, Pending
 from .pipeline import Pipeline
@@ -64,6 +64,30 @@ for i = 2, #ARGV, 2 do
 end
 if failed then return {lost, failed} end
 return (#ARGV - 1) / 2
+"""
+# The sketches of a group of routes on one day (`Keys.sketch`, one slot), as `INCREMENT` does for
+# a dimension. KEYS: each route's day key and all-time key, then the batch's marker; ARGV: the
+# marker's lifetime, then per route the number of its buckets and bucket, amount, bucket, ...
+SKETCHES = """
+local marker = KEYS[#KEYS]
+if not redis.call('SET', marker, '1', 'NX', 'EX', ARGV[1]) then return 0 end
+local failed, lost, a = nil, 0, 2
+for k = 1, #KEYS - 1, 2 do
+  local n = tonumber(ARGV[a])
+  a = a + 1
+  for i = 1, n do
+    for j = k, k + 1 do
+      local reply = redis.pcall('ZINCRBY', KEYS[j], ARGV[a + 1], ARGV[a])
+      if type(reply) == 'table' and reply.err then
+        failed = reply.err
+        lost = lost + tonumber(ARGV[a + 1])
+      end
+    end
+    a = a + 2
+  end
+end
+if failed then return {lost, failed} end
+return (#KEYS - 1) / 2
 """
 # Trims a ``routes`` key as ZREMRANGEBYRANK does and returns the members it removed: the writer
 # then deletes their response-time sketches (`Keys.sketch`, other slots). ARGV[1]: the last
@@ -171,7 +195,13 @@ class Writer:
             days: dict[str, int] = {}
             keys = self.keys
             budget = STEP_ENTRIES
+            sketches: dict[tuple[int, int], list[tuple[str, list[Entry]]]] = {}
             for (dimension, day), entries in groups.items():
+                if is_sketch(dimension):
+                    route = sketch_route(dimension)
+                    sketches.setdefault((sketch_group(route), day), []).append((route, entries))
+                    days[keys.sketch(route, day)] = day
+                    continue
                 # a group's command costs about as much as a few of its entries
                 budget -= len(entries) + 8
                 if budget <= 0:
@@ -199,6 +229,8 @@ class Writer:
                 expiring_key = keys.expiring(dimension, day)
                 if expiring_key is not None:
                     days[expiring_key] = day
+            for (number, day), routes in sketches.items():
+                sent.append(self._sketches(pipe, chunk, number, day, routes, batch))
             sent += [self._trim(pipe, key) for key in self._due_for_trim(written)]
             sent += [("expire", key) for key in self._expire(pipe, days)]
             try:
@@ -218,6 +250,33 @@ class Writer:
             pipeline.pause()
         if pending.visitors:
             self._write_visitors(pending)
+
+    def _sketches(
+        self,
+        pipe: Any,
+        chunk: dict[Entry, int],
+        group: int,
+        day: int,
+        routes: list[tuple[str, list[Entry]]],
+        batch: str,
+    ) -> tuple[str, list[Entry]]:
+        """Queue the sketches of a group's routes on ``day``: one command, however many routes
+        (a command per route would be most of a flush's work on a site of many pages)."""
+        keys = self.keys
+        targets: list[str] = []
+        arguments: list[Any] = []
+        entries: list[Entry] = []
+        for route, buckets in routes:
+            targets += (keys.sketch(route, day), keys.sketch(route, None))
+            arguments.append(len(buckets))
+            for entry in buckets:
+                arguments += (entry[2], chunk[entry])
+            entries += buckets
+        marker = keys.sketch_batch(group, batch, day)
+        pipe.execute_command(
+            "EVAL", SKETCHES, len(targets) + 1, *targets, marker, DEDUP_SECONDS, *arguments
+        )
+        return ("increment", entries)
 
     def _read_replies(
         self,
