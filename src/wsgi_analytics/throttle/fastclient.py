@@ -14,6 +14,8 @@ import asyncio
 import hashlib
 import os
 import socket
+import threading
+import time
 from typing import Any
 
 import redis
@@ -28,10 +30,13 @@ from .. import connection
 __all__ = [
     "AsyncRawScript",
     "RawScript",
+    "Resolver",
     "async_client",
     "async_raw_script",
     "check_async_source",
+    "open_socket",
     "raw_script",
+    "resolver_for",
     "sync_client",
 ]
 
@@ -153,6 +158,100 @@ def async_client(
     )
 
 
+# -- name resolution bounded by the timeout -----------------------------------------------------
+
+# How long an answer is used before it is asked for again; while a new lookup is slow, the last
+# answer keeps serving.
+_RESOLVED_FOR = 60.0
+_AddressInfo = tuple[int, int, int, Any]  # family, type, protocol, socket address
+
+
+class Resolver:
+    """``getaddrinfo`` of one host, bounded by a timeout.
+
+    Socket timeouts do not cover name resolution: a DNS server that does not answer would hold
+    a WSGI request for the resolver's own timeout (glibc: 5 s, twice) before the throttle's
+    0.25 s even starts. The lookup runs in a daemon thread and the caller waits at most the
+    timeout for it (one lookup at a time, shared by every caller); an answer is reused for a
+    minute, and kept past that while a new lookup is slow. Fork-safe: a child starts its own.
+    """
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host = host
+        self.port = port
+        self._answer: list[_AddressInfo] | None = None
+        self._answered_at = 0.0
+        self._error: OSError | None = None
+        self._lookup: threading.Thread | None = None
+        self._done = threading.Event()
+        self._lock = threading.Lock()
+
+    def addresses(self, timeout: float) -> list[_AddressInfo]:
+        """The host's addresses, within ``timeout`` seconds, else ``redis.TimeoutError``."""
+        answer = self._answer
+        if answer is not None and time.monotonic() - self._answered_at < _RESOLVED_FOR:
+            return answer
+        with self._lock:
+            lookup = self._lookup
+            if lookup is None or not lookup.is_alive():
+                done = self._done = threading.Event()
+                lookup = self._lookup = threading.Thread(
+                    target=self._resolve, args=(done,), name="wsgi_analytics-resolve", daemon=True
+                )
+                lookup.start()
+            done = self._done
+        if done.wait(timeout) and self._answer is not None:
+            return self._answer
+        if answer is not None:
+            return answer  # stale, but the server was there a minute ago
+        if done.is_set() and self._error is not None:
+            raise redis.ConnectionError(f"cannot resolve {self.host!r}: {self._error}")
+        raise redis.TimeoutError(f"resolving {self.host!r} took more than {timeout:g} s")
+
+    def _resolve(self, done: threading.Event) -> None:
+        try:
+            found = socket.getaddrinfo(self.host, self.port, 0, socket.SOCK_STREAM)
+        except OSError as error:
+            self._error = error
+        else:
+            self._answer = [(info[0], info[1], info[2], info[4]) for info in found]
+            self._answered_at = time.monotonic()
+            self._error = None
+        finally:
+            done.set()
+
+
+def open_socket(addresses: list[_AddressInfo], timeout: float) -> socket.socket:
+    """A TCP connection to the first of ``addresses`` that answers, all within ``timeout``."""
+    deadline = time.monotonic() + timeout
+    failure: OSError = TimeoutError("timed out connecting")
+    for family, kind, protocol, address in addresses:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        sock = socket.socket(family, kind, protocol)
+        sock.settimeout(left)
+        try:
+            sock.connect(address)
+        except OSError as error:
+            sock.close()
+            failure = error
+            continue
+        sock.settimeout(timeout)
+        return sock
+    raise failure
+
+
+def resolver_for(client: connection.Client) -> Resolver | None:
+    """A `Resolver` for a plain client's host (not a Unix socket, not a cluster)."""
+    if not isinstance(client, redis.Redis):
+        return None
+    kwargs = client.connection_pool.connection_kwargs
+    if kwargs.get("path") or not kwargs.get("host"):
+        return None
+    return Resolver(str(kwargs["host"]), int(kwargs.get("port") or 6379))
+
+
 # -- a raw RESP2 path for the one script call of a WSGI request ----------------------------------
 
 
@@ -211,7 +310,13 @@ class RawScript:
     reused) and dropped in a forked child.
     """
 
-    def __init__(self, script: str, settings: dict[str, Any], timeout: float) -> None:
+    def __init__(
+        self,
+        script: str,
+        settings: dict[str, Any],
+        timeout: float,
+        resolver: Resolver | None = None,
+    ) -> None:
         self.script = script.encode()
         self.sha = hashlib.sha1(self.script).hexdigest().encode()  # noqa: S324 - Redis' script id
         self.settings = settings
@@ -219,6 +324,9 @@ class RawScript:
         self._idle: list[socket.socket] = []
         self._pid = os.getpid()
         self._closed = False
+        self._resolver = resolver or Resolver(
+            str(settings.get("host") or "localhost"), int(settings.get("port") or 6379)
+        )
 
     def _connect(self) -> socket.socket:
         settings, timeout = self.settings, self.timeout
@@ -232,9 +340,10 @@ class RawScript:
                 sock.close()
                 raise
         else:
-            sock = socket.create_connection(
-                (settings.get("host") or "localhost", int(settings.get("port") or 6379)), timeout
-            )
+            # Resolving and connecting share the timeout (see `Resolver`).
+            start = time.monotonic()
+            addresses = self._resolver.addresses(timeout)
+            sock = open_socket(addresses, max(0.001, timeout - (time.monotonic() - start)))
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             hello: list[list[bytes]] = []
@@ -328,7 +437,9 @@ class RawScript:
         self._drop()
 
 
-def raw_script(client: connection.Client, script: str, timeout: float) -> RawScript | None:
+def raw_script(
+    client: connection.Client, script: str, timeout: float, resolver: Resolver | None = None
+) -> RawScript | None:
     """A `RawScript` on ``client``'s server when its settings are plain enough, else ``None``."""
     if not isinstance(client, redis.Redis):
         return None
@@ -339,7 +450,7 @@ def raw_script(client: connection.Client, script: str, timeout: float) -> RawScr
         return None
     if kwargs.get("credential_provider") is not None:
         return None
-    return RawScript(script, _settings(kwargs), timeout)
+    return RawScript(script, _settings(kwargs), timeout, resolver)
 
 
 class _Resp(asyncio.Protocol):

@@ -37,14 +37,19 @@ class SyncGate:
         self.policy = policy
         self.client = client
         self._owned = owned
+        # The server's name, resolved within the timeout (socket timeouts do not cover it).
+        self._resolver = fastclient.resolver_for(client) if timeout else None
         # The raw path when the server allows it: a fraction of redis-py's client CPU.
-        self._raw = fastclient.raw_script(client, SCRIPT, timeout) if timeout else None
+        self._raw = (
+            fastclient.raw_script(client, SCRIPT, timeout, self._resolver) if timeout else None
+        )
         script = client.register_script(SCRIPT)
         self._sha: str = script.sha
         # The one call per throttled request: (KEYS, ARGV) -> the script's reply.
-        self.script: Callable[[list[str], list[int]], Any] = self._raw or (
+        self.script: Callable[[list[str], list[int]], Any] = self._raw or self._resolving(
             lambda keys, args: script(keys, args, client=client)
         )
+        self._timeout = timeout or 0.0
 
     def check(self, facts: Facts, trusted_proxies: int) -> Refusal | None:
         """``None`` to let the request through, else the response to send instead."""
@@ -68,6 +73,8 @@ class SyncGate:
         pipeline (`SharedSecret`); decide again only if it differs: the first time, or after
         Redis lost it."""
         policy, shared = self.policy, self.policy.shared
+        if self._resolver is not None:
+            self._resolver.addresses(self._timeout)  # redis-py's pipeline resolves unbounded
         pipe = self.client.pipeline(transaction=False)
         pipe.set(shared.key, shared.proposal(), nx=True)
         pipe.get(shared.key)
@@ -82,6 +89,23 @@ class SyncGate:
             return policy.answer(replies[2], call.rules)
         call = policy.call(who, path, secret)
         return policy.answer(self.script(call.keys, call.args), call.rules)
+
+    def _resolving(
+        self, call: Callable[[list[str], list[int]], Any]
+    ) -> Callable[[list[str], list[int]], Any]:
+        """``call`` after the bounded lookup of the server's name, for redis-py's own
+        connections (TLS): a name that does not resolve within the timeout fails the call
+        instead of holding the request. (redis-py resolves the name again when it opens a
+        connection: quick after the answer seen here, unless the DNS stalls in between.)"""
+        resolver = self._resolver
+        if resolver is None:
+            return call
+
+        def resolved(keys: list[str], args: list[int]) -> Any:
+            resolver.addresses(self._timeout)
+            return call(keys, args)
+
+        return resolved
 
     def close(self) -> None:
         if self._raw is not None:
