@@ -38,6 +38,9 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     ),
     "memory": ([], ["--requests", "3000", "--paths", "500", "--parallel"]),
     "latency": ([], ["--quick"]),
+    # per-call costs of the pure lookups each feature adds (what each feature costs)
+    "pure": ([], ["--number", "2000"]),
+    "lookups": ([], ["--calls", "2000", "--rounds", "1"]),
     "throttle": ([], ["--quick"]),
     "read": ([], ["--quick"]),
 }
