@@ -19,6 +19,7 @@ import weakref
 from collections import deque
 from collections.abc import Callable
 from types import FrameType
+from typing import Any
 
 import redis
 
@@ -30,7 +31,7 @@ from ..request.facts import Facts, valid_text
 from ..request.identity import client_identity, normalise_address
 from . import pipeline
 from .pending import _EVENT_BYTES, Count, Pending, count_bytes
-from .rules import MAX_MEMBER, Event
+from .rules import MAX_MEMBER
 from .writer import Writer, not_now
 
 __all__ = ["Recorder"]
@@ -51,8 +52,6 @@ _live: weakref.WeakSet[Recorder] = weakref.WeakSet()
 # (`pipeline.pause`) that lets a waiting thread take the interpreter.
 STEP_SECONDS = 0.0004
 _MIN_STEP, _MAX_STEP = 8, 4096
-# Events built positionally, without the keyword-argument __new__ frame (request path).
-_new_event = tuple.__new__
 
 
 class Recorder:
@@ -112,7 +111,7 @@ class Recorder:
     def _reset(self) -> None:
         """Fresh buffers and no flusher: at construction and in a forked child."""
         # Two queues, each of one shape: finished requests, and `track` counts.
-        self._queue: deque[Event] = deque()
+        self._queue: deque[tuple[Any, ...]] = deque()  # `pending.pack` tuples
         self._counts: deque[Count] = deque()
         self._pending = Pending(self.max_pending)
         self._writer = Writer(
@@ -199,21 +198,9 @@ class Recorder:
             client = normalise_address(peer) if peer else None
         # Counted before it is queued, so the flusher never drains what is not counted yet.
         self._queued_bytes = queued
-        queue.append(
-            _new_event(
-                Event,
-                (
-                    int(time.time() // 3600),
-                    facts,
-                    status,
-                    throttled,
-                    client,
-                    content_type,
-                    route,
-                    duration,
-                ),
-            )
-        )
+        # A plain tuple, not an Event: the garbage collector untracks it (see `pending.pack`).
+        head = (int(time.time() // 3600), status, throttled, client, content_type, route, duration)
+        queue.append(head + facts)  # concatenated: half the cost of unpacking (160 vs 380 ns)
         if self._thread is None:
             self._start()
 
