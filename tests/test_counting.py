@@ -13,6 +13,7 @@ from wsgi_analytics.sketch import bucket
 PERSON = Agent("Chrome", "Windows", "desktop", None)
 BOT = Agent("Googlebot", "Other", "other", "Googlebot")
 HOUR = 495_054  # 2026-06-23T06 UTC
+WHEN = HOUR * 3600  # its first second
 DAY = "2026-06-23"
 
 
@@ -66,74 +67,78 @@ VIEW = [
     [
         pytest.param(
             Event(
-                HOUR, _facts(referrer="https://google.com/"), 200, False, None, HTML, None, 0.012
+                WHEN, _facts(referrer="https://google.com/"), 200, False, None, HTML, None, 0.012
             ),
             PERSON,
             [
                 ("statuses", "200"),
                 ("paths", "/"),
                 ("referrers", "google.com"),
+                ("sources", "Google"),
+                ("channels", "Organic Search"),
                 *VIEW,
                 *_route("GET /", 0.012),
             ],
             id="page view",
         ),
         pytest.param(
-            Event(HOUR, _facts(path="/x/", referrer="https://example.com/"), 304, False, None),
+            Event(WHEN, _facts(path="/x/", referrer="https://example.com/"), 304, False, None),
             PERSON,
             [("statuses", "304"), ("paths", "/x/"), *VIEW, *_route("GET /x/", status=304)],
             id="304 with self-referral, no Content-Type: by the path",
         ),
         pytest.param(
-            Event(HOUR, _facts(path="/css/site.css"), 304, False, None),
+            Event(WHEN, _facts(path="/css/site.css"), 304, False, None),
             PERSON,
             [("statuses", "304"), *_route("GET /css/site.css")],
             id="304 of an asset, no Content-Type",
         ),
         pytest.param(
-            Event(HOUR, _facts(path="/blog/"), 200, False, None, "text/css", "/blog/", 0.001),
+            Event(WHEN, _facts(path="/blog/"), 200, False, None, "text/css", "/blog/", 0.001),
             PERSON,
             [("statuses", "200"), *_route("GET /blog/", 0.001)],
             id="the header wins over the path",
         ),
         pytest.param(
-            Event(HOUR, _facts(path="/feed.xml"), 200, False, None, "application/rss+xml"),
+            Event(WHEN, _facts(path="/feed.xml"), 200, False, None, "application/rss+xml"),
             PERSON,
             [("statuses", "200"), *_route("GET /feed.xml")],
             id="feed",
         ),
         pytest.param(
-            Event(HOUR, _facts(path="/api/users/42"), 200, False, None, "application/json"),
+            Event(WHEN, _facts(path="/api/users/42"), 200, False, None, "application/json"),
             PERSON,
             [("statuses", "200"), *_route("GET /api/users/{id}")],
             id="JSON, fallback template",
         ),
         pytest.param(
-            Event(HOUR, _facts(path="/index.PHP"), 200, False, None, "Text/HTML ; Charset=UTF-8"),
+            Event(WHEN, _facts(path="/index.PHP"), 200, False, None, "Text/HTML ; Charset=UTF-8"),
             PERSON,
             [
                 ("statuses", "200"),
                 ("paths", "/index.PHP"),
                 ("referrers", "(direct)"),
+                ("sources", "(direct)"),
+                ("channels", "Direct"),
                 *VIEW,
                 *_route("GET /index.PHP"),
             ],
             id="document whatever the letter case",
         ),
         pytest.param(
-            Event(HOUR, _facts(path="/about"), 301, False, None, HTML),
+            Event(WHEN, _facts(path="/about"), 301, False, None, HTML),
             PERSON,
             [("statuses", "301"), *_route("GET /about", status=301)],
             id="redirect",
         ),
         pytest.param(
-            Event(HOUR, _facts(path="/nope"), 404, False, None, HTML),
+            Event(WHEN, _facts(path="/nope"), 404, False, None, HTML),
             PERSON,
             [("statuses", "404"), ("not_found", "/nope"), *_route("GET (unmatched)", status=404)],
             id="404, no route matched",
         ),
         pytest.param(
-            Event(HOUR, _facts(path="/items/7"), 404, False, None, HTML, "/items/{item_id}"),
+            Event(WHEN, _facts(path="/items/7"), 404, False, None, HTML, "/items/{item_id}"),
             PERSON,
             [
                 ("statuses", "404"),
@@ -143,37 +148,37 @@ VIEW = [
             id="404 of a matched route",
         ),
         pytest.param(
-            Event(HOUR, _facts(method="POST", path="/nope"), 404, False, None),
+            Event(WHEN, _facts(method="POST", path="/nope"), 404, False, None),
             PERSON,
             [("statuses", "404"), *_route("POST (unmatched)", status=404)],
             id="POST 404 is not a missing page",
         ),
         pytest.param(
-            Event(HOUR, _facts(method="HEAD"), 200, False, None, HTML),
+            Event(WHEN, _facts(method="HEAD"), 200, False, None, HTML),
             PERSON,
             [("statuses", "200"), *_route("HEAD /")],
             id="HEAD",
         ),
         pytest.param(
-            Event(HOUR, _facts(), 500, False, None, None, "/", 2.5),
+            Event(WHEN, _facts(), 500, False, None, None, "/", 2.5),
             PERSON,
             [("statuses", "500"), *_route("GET /", 2.5, status=500)],
             id="error",
         ),
         pytest.param(
-            Event(HOUR, _facts(), 200, False, None, HTML),
+            Event(WHEN, _facts(), 200, False, None, HTML),
             BOT,
             [("statuses", "200"), ("bots", "Googlebot"), *_route("GET /")],
             id="bot",
         ),
         pytest.param(
-            Event(HOUR, _facts(method="POST", path="/contact"), 429, True, None, "text/plain"),
+            Event(WHEN, _facts(method="POST", path="/contact"), 429, True, None, "text/plain"),
             PERSON,
             [("statuses", "429"), ("throttled", "/contact"), *_route("POST /contact", status=429)],
             id="throttled",
         ),
         pytest.param(
-            Event(HOUR, _facts(method="BREW", path="/pot"), 418, False, None),
+            Event(WHEN, _facts(method="BREW", path="/pot"), 418, False, None),
             PERSON,
             [("statuses", "418"), *_route("OTHER /pot", status=418)],
             id="unknown method",

@@ -158,7 +158,10 @@ def test_filter_links_carry_any_member(client: redis.Redis, redis_url: str) -> N
             assert query["days"] == ["7"]  # the range is kept; the limit is not
             assert "limit" not in query
             members[query["where"][0]] = href
-    assert sorted(members) == sorted(f"paths:{path}" for path in ODD)
+    # The visits' source and country are filter links too: (direct), (unknown).
+    assert sorted(members) == sorted(
+        [*(f"paths:{path}" for path in ODD), "sources:(direct)", "countries:(unknown)"]
+    )
     assert "<b>" not in html
     assert "&lt;b&gt;" in html
 

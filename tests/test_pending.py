@@ -48,8 +48,8 @@ def _events(count: int, seed: int) -> list[Event]:
         )
         status = rng.choice([200, 200, 304, 301, 404, 500, 429])
         who = client_identity(facts.client, facts.forwarded_for, rng.choice([0, 1]))
-        hour = rng.choice([493_000, 493_001, 493_030])
-        events.append(Event(hour, facts, status, status == 429, who))
+        when = rng.choice([493_000, 493_001, 493_030]) * 3600 + rng.randrange(3600)
+        events.append(Event(when, facts, status, status == 429, who))
     return events
 
 
@@ -61,14 +61,14 @@ def test_batch_drain_counts_what_increments_says(seed: int) -> None:
     visitors: dict[int, set[str]] = {}
     for event in events:
         agent = classify(event.facts.user_agent, event.facts.ch_platform, event.facts.ch_mobile)
-        day = event.hour // 24
+        day = int(event.time // 86400)
         for dimension, member in increments(event, agent):
             expected[dimension, day, member] += 1
         if viewed(event, agent):
             who = event.client_id
             visitors.setdefault(day, set()).add(f"{who or '-'}\n{event.facts.user_agent}")
     queue = deque(events)
-    counts = deque([Count(5700 * 24 + 5, "signups", "pro", 3)])
+    counts = deque([Count((5700 * 24 + 5) * 3600, "signups", "pro", 3)])
     expected["signups", 5700, "pro"] += 3
     pending = Pending(100_000)
     pending.drain(queue, classify)
@@ -128,7 +128,8 @@ def test_visitors_of_a_day_long_past_are_still_written(client: redis.Redis, redi
     facts = Facts("GET", "/", "example.com", "", AGENTS[0], "198.51.100.7", "", "", "")
     pending = Pending(1000)
     pending.drain(
-        deque([Event(day * 24 + 5, facts, 200, False, "198.51.100.7")]), default_classifier()
+        deque([Event((day * 24 + 5) * 3600, facts, 200, False, "198.51.100.7")]),
+        default_classifier(),
     )
     source = redis.Redis.from_url(redis_url)
     try:

@@ -115,10 +115,10 @@ def test_outage_keeps_counts_until_redis_is_back(private_server: EmbeddedServer)
             recorder.record(view("/during/"), 200)
         with pytest.raises(redis.ConnectionError):
             recorder.flush()
-        # 50 requests to one path are one pending member per key: bounded by members. Ten:
+        # 50 requests to one path are one pending member per key: bounded by members. Thirteen:
         # statuses, browsers, platforms, devices, the hour, the day, the path, the referrer,
-        # the route and its response-time bucket.
-        assert recorder.pending_entries == 10
+        # the source, the channel, the country, the route and its response-time bucket.
+        assert recorder.pending_entries == 13
         private_server.start()
         recorder.flush()
         reader = redis.Redis.from_url(private_server.url, decode_responses=True)

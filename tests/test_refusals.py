@@ -52,9 +52,10 @@ def traffic(recorder: Recorder) -> None:
     recorder.track("signups", "pro", amount=2)
 
 
-# What `traffic` counts: paths, referrers ("(direct)"), statuses, browsers, platforms, devices,
-# the hour, the day, the route and its duration bucket, 3 each; two sign-ups.
-COUNTS = 3 * 10 + 2
+# What `traffic` counts: paths, referrers ("(direct)"), sources, channels, countries, statuses,
+# browsers, platforms, devices, the hour, the day, the route and its duration bucket, 3 each;
+# two sign-ups.
+COUNTS = 3 * 13 + 2
 
 
 def check_counted_once(client: redis.Redis) -> None:
@@ -184,13 +185,18 @@ def test_a_partly_refused_pipeline_is_retried_without_what_was_applied(
     operator fixes it). The `paths` increments are applied at the first try; the retry,
     after the batch markers are gone (as they are five minutes later), applies only the rest.
     """
-    # Every key but the statuses' ("s" is also salt and signups: granted again by name).
+    # Every key but the statuses' ("s" is also salt, sources and signups: granted by name).
     admin.acl_setuser(
         "counter",
         enabled=True,
         passwords=["+pw"],
         commands=["+@all"],
-        keys=["{analytics:[^s]*", "{analytics:salt}*", "{analytics:signups}*"],
+        keys=[
+            "{analytics:[^s]*",
+            "{analytics:salt}*",
+            "{analytics:sources}*",
+            "{analytics:signups}*",
+        ],
     )
     url = server.url.replace("redis://", "redis://counter:pw@")
     recorder = Recorder(url, flush_interval=3600)
@@ -309,6 +315,6 @@ def test_a_shutdown_with_counts_pending_reports_what_is_lost(
     recorder.record(view("/a/"), 200)
     with caplog.at_level(logging.INFO, logger="wsgi_analytics"):
         recorder.close()
-    # The path, referrer, status, browser, platform, device, hour and day, the route and its
-    # duration bucket; one visitor.
-    assert "final flush failed, 10 counts and 1 visitors lost" in caplog.text
+    # The path, referrer, source, channel, country, status, browser, platform, device, hour and
+    # day, the route and its duration bucket; one visitor.
+    assert "final flush failed, 13 counts and 1 visitors lost" in caplog.text

@@ -84,6 +84,7 @@ __all__ = [
     "PAIR_BUCKETS",
     "PAIR_DIMENSIONS",
     "PAIR_FILTERS",
+    "PAIR_LIST_SEPARATOR",
     "RESERVED",
     "ROUTE_DIMENSIONS",
     "SKETCH_FAMILY",
@@ -154,7 +155,10 @@ PAIR_DIMENSIONS = (
 # Keys per filter dimension and day: a filtered read scans one of them a day.
 PAIR_BUCKETS = 32
 _SEPARATOR = "\x1f"  # ASCII unit separator: between the parts of a pair member
-_SEPARATOR_STANDIN = "\ufffd"  # what a separator inside a member becomes
+# ASCII record separator: between the members of a list the writer sends in one argument. Neither
+# separator is left inside the parts of a pair member: both become U+FFFD.
+PAIR_LIST_SEPARATOR = "\x1e"
+_STANDIN = "\ufffd"
 # How long a live minute's HyperLogLog is kept: `Stats.live` reads up to 30 minutes back.
 LIVE_SECONDS = 35 * 60
 _DIMENSION_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")  # fullmatch: "$" allows a "\n"
@@ -228,13 +232,16 @@ def check_dimension(name: str) -> str:
 
 
 def _pair_part(text: str) -> str:
-    return text.replace(_SEPARATOR, _SEPARATOR_STANDIN) if _SEPARATOR in text else text
+    if _SEPARATOR in text or PAIR_LIST_SEPARATOR in text:
+        return text.replace(_SEPARATOR, _STANDIN).replace(PAIR_LIST_SEPARATOR, _STANDIN)
+    return text
 
 
 def pair_member(w: str, dimension: str, d: str) -> str:
     """The member of a pairs key counting page views with ``w`` (a member of the filter
-    dimension) and ``d`` (a member of ``dimension``): ``"D\\x1fw\\x1fd"``. A separator inside
-    ``w`` or ``d`` is replaced (by U+FFFD), so the three parts always split back apart."""
+    dimension) and ``d`` (a member of ``dimension``): ``"D\\x1fw\\x1fd"``. A ``\\x1f`` or
+    ``\\x1e`` inside ``w`` or ``d`` is replaced (by U+FFFD), so the three parts always split
+    back apart."""
     return f"{dimension}{_SEPARATOR}{_pair_part(w)}{_SEPARATOR}{_pair_part(d)}"
 
 

@@ -56,6 +56,7 @@ class ASGIAnalytics:
             recorder, redis_url, prefix, trusted_proxies, recorder_options
         )
         self.trusted_proxies = trusted_proxies
+        self._country_header = self.recorder.country_scope_key
         self._gate = (
             throttle.bind_async(
                 redis_url=redis_url, client=self.recorder.client, prefix=self.recorder.prefix
@@ -73,7 +74,7 @@ class ASGIAnalytics:
             return
         started = perf_counter()
         try:
-            facts = from_scope(scope)
+            facts = from_scope(scope, self._country_header)
         except Exception:  # pragma: no cover - from_scope is total; this is the last guard
             logger.exception("wsgi_analytics: unreadable scope; request not counted")
             await self.app(scope, receive, send)

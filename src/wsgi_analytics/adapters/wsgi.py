@@ -55,6 +55,7 @@ class WSGIAnalytics:
             recorder, redis_url, prefix, trusted_proxies, recorder_options
         )
         self.trusted_proxies = trusted_proxies
+        self._country_header = self.recorder.country_environ_key
         self._gate = (
             throttle.bind_sync(
                 redis_url=redis_url, client=self.recorder.client, prefix=self.recorder.prefix
@@ -66,7 +67,7 @@ class WSGIAnalytics:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         started = perf_counter()
         try:
-            facts = from_environ(environ)
+            facts = from_environ(environ, self._country_header)
         except Exception:  # pragma: no cover - from_environ is total; this is the last guard
             logger.exception("wsgi_analytics: unreadable environ; request not counted")
             return self.app(environ, start_response)

@@ -24,7 +24,7 @@ from ..keys import Keys
 from ..reading.report import render
 from ..reading.stats import Stats
 from ..recording.recorder import Recorder
-from ..recording.rules import Event, viewed
+from ..recording.rules import Event, arrival, viewed
 from ..request.agents import default_classifier
 from ..request.documents import is_document
 from ..request.facts import from_environ
@@ -49,6 +49,8 @@ class Tally(NamedTuple):
     bot_requests: int
     statuses: dict[str, int]
     assets: int  # requests answered something other than a document (assets, feed, API)
+    sources: dict[str, int]
+    campaigns: dict[str, int]
 
 
 def tally(visits: list[Visit], statuses: list[int]) -> Tally:
@@ -67,6 +69,16 @@ def tally(visits: list[Visit], statuses: list[int]) -> Tally:
         Event(0, f, s, s == 429, None, kind)
         for f, s, kind in zip(facts, statuses, types, strict=True)
     ]
+    sources: Counter[str] = Counter()
+    campaigns: Counter[str] = Counter()
+    for event, agent in zip(events, agents, strict=True):
+        if viewed(event, agent):
+            f = event.facts
+            came = dict(arrival(f.query, f.referrer, f.host))
+            if "sources" in came:
+                sources[came["sources"]] += 1
+            if "utm_campaign" in came:
+                campaigns[came["utm_campaign"]] += 1
     return Tally(
         requests=len(visits),
         page_views=sum(viewed(event, agent) for event, agent in zip(events, agents, strict=True)),
@@ -75,6 +87,8 @@ def tally(visits: list[Visit], statuses: list[int]) -> Tally:
         bot_requests=sum(bots),
         statuses=dict(Counter(str(s) for s in statuses)),
         assets=documents.count(False),
+        sources=dict(sources),
+        campaigns=dict(campaigns),
     )
 
 
@@ -119,6 +133,10 @@ def _check(stats: Stats, sent: Tally) -> list[str]:
         "requests": (snapshot.tables["statuses"].total, sent.requests),
         "routes": (snapshot.tables["routes"].total, sent.requests),
         "statuses": (dict(snapshot.tables["statuses"].rows), sent.statuses),
+        "sources": (dict(snapshot.tables["sources"].rows), sent.sources),
+        "campaigns": (dict(snapshot.tables["utm_campaign"].rows), sent.campaigns),
+        # Every page view has a country, "(unknown)" included.
+        "countries": (snapshot.tables["countries"].total, sent.page_views),
     }
     return [
         f"{name}: counted {got}, sent {want}" for name, (got, want) in found.items() if got != want

@@ -14,12 +14,14 @@ import random
 from collections import deque
 
 from .. import connection
-from ..keys import Keys, today
+from ..keys import Keys
 from ..recording.pending import Pending
-from ..recording.rules import Event
+from ..recording.rules import Event, Setup
 from ..recording.writer import Writer
 from ..request.agents import default_classifier
+from ..request.clock import SiteClock
 from ..request.facts import from_environ
+from ..request.geo import open_countries
 from ..request.identity import client_identity
 from .site import API_TEMPLATES, api_template, content_type, route
 from .traffic import Visit, environ, plan
@@ -27,7 +29,7 @@ from .traffic import Visit, environ, plan
 __all__ = ["backfill"]
 
 RETENTION_DAYS = 90
-# Share of a day's traffic by UTC hour: quiet nights, a morning climb, an evening peak.
+# Share of a day's traffic by local hour: quiet nights, a morning climb, an evening peak.
 _RHYTHM = [0.25 + math.sin(math.pi * max(0.0, (h - 5) / 19)) ** 2 for h in range(24)]
 
 
@@ -45,12 +47,26 @@ def _seconds(rnd: random.Random, visit: Visit, template: str | None) -> float:
     return rnd.lognormvariate(math.log(median), 0.6)
 
 
-def backfill(client: connection.Client, prefix: str, days: int, per_day: int, seed: int) -> int:
-    """Write ``days`` simulated days before today (about ``per_day`` requests each); returns
-    the number of simulated requests."""
+def backfill(
+    client: connection.Client,
+    prefix: str,
+    days: int,
+    per_day: int,
+    seed: int,
+    *,
+    timezone: str = "UTC",
+) -> int:
+    """Write ``days`` simulated days before today in ``timezone`` (about ``per_day`` requests
+    each, with countries from the bundled data, like the demo's recorder); returns the number
+    of simulated requests."""
     classify, rnd = default_classifier(), random.Random(seed)
-    writer = Writer(client, Keys(prefix), retention_days=RETENTION_DAYS, max_members=10_000)
-    first = today()
+    clock = SiteClock(timezone)
+    countries = open_countries()
+    setup = Setup(clock, countries.lookup if countries is not None else None)
+    writer = Writer(
+        client, Keys(prefix), retention_days=RETENTION_DAYS, max_members=10_000, clock=clock
+    )
+    first = clock.today()
     sent = 0
     for offset in range(1, days + 1):
         day = first - offset
@@ -62,10 +78,13 @@ def backfill(client: connection.Client, prefix: str, days: int, per_day: int, se
             facts = from_environ(environ(visit))
             status_line, headers, _ = route(visit.method, visit.path, visit.etag)
             template = api_template(visit.path)
-            hour = day * 24 + rnd.choices(range(24), _RHYTHM)[0]
+            hour = rnd.choices(range(24), _RHYTHM)[0]
+            # Local hours (a day of 23 hours has its last one twice: never past its end).
+            start, end = clock.day_start(day), clock.day_end(day)
+            when = min(start + hour * 3600 + rnd.randrange(3600), end - 1)
             events.append(
                 Event(
-                    hour,
+                    when,
                     facts,
                     int(status_line[:3]),
                     False,
@@ -75,7 +94,7 @@ def backfill(client: connection.Client, prefix: str, days: int, per_day: int, se
                     _seconds(rnd, visit, template),
                 )
             )
-        pending = Pending(max_pending=len(events) * 8 + 100)
+        pending = Pending(max_pending=len(events) * 16 + 100, setup=setup)
         pending.drain(events, classify)
         writer.write(pending)
         sent += volume

@@ -1,5 +1,7 @@
-"""Realistic demo traffic: visitors with weighted user agents, sessions that enter from search
-engines and social sites and click around (their browsers pulling in each page's stylesheet,
+"""Realistic demo traffic: visitors from several countries with weighted user agents, sessions
+that enter from search engines (Google in the visitor's own country), social and news sites and
+a newsletter's and an ad campaign's tagged links, and click around (their browsers pulling in
+each page's stylesheet,
 script, image and favicon, and revalidating them on the next page), a crawler or two, feed
 readers polling the RSS feed, API clients calling the JSON API with ids in its paths, scanners
 probing for 404s and a spammer hammering the contact form. Deterministic for a given seed."""
@@ -7,6 +9,7 @@ probing for 404s and a spammer hammering the contact form. Deterministic for a g
 from __future__ import annotations
 
 import io
+import ipaddress
 import random
 import sys
 from collections.abc import Callable, Iterable
@@ -19,17 +22,59 @@ from .site import ASSETS, ETAG, FAVICON, FEED, POSTS, route
 __all__ = ["HOST", "Visit", "agents", "drive", "plan"]
 
 HOST = "demo.example"
+_GOOGLE = "google"  # stands for the Google of the visitor's country (see _GOOGLES)
+# (weight, referrer, query string of the landing URL)
 _SOURCES = (
-    (30, ""),
-    (24, "https://www.google.com/"),
-    (6, "https://duckduckgo.com/"),
-    (4, "https://www.bing.com/search?q=wsgi+analytics"),
-    (9, "https://news.ycombinator.com/item?id=42424242"),
-    (6, "https://www.reddit.com/r/Python/comments/abc/"),
-    (4, "https://t.co/x2Yz"),
-    (5, "https://github.com/example/wsgi-analytics"),
-    (2, "https://lobste.rs/s/abcd/"),
+    (26, "", ""),
+    (24, _GOOGLE, ""),
+    (5, "https://duckduckgo.com/", ""),
+    (3, "https://www.bing.com/search?q=wsgi+analytics", ""),
+    (8, "https://news.ycombinator.com/item?id=42424242", ""),
+    (4, "https://www.reddit.com/r/Python/comments/abc/", ""),
+    (2, "https://old.reddit.com/r/django/comments/xyz/", ""),
+    (3, "https://t.co/x2Yz", ""),
+    (4, "https://github.com/example/wsgi-analytics", ""),
+    (2, "https://lobste.rs/s/abcd/", ""),
+    (2, "https://chatgpt.com/", ""),
+    # The monthly newsletter's links (webmail sends no referrer).
+    (6, "", "utm_source=newsletter&utm_medium=email&utm_campaign=december-digest"),
+    (1, "", "utm_source=newsletter&utm_medium=email&utm_campaign=november-digest"),
+    # A search ad, and a promoted post.
+    (
+        3,
+        _GOOGLE,
+        "utm_source=google&utm_medium=cpc&utm_campaign=launch&utm_term=wsgi+analytics"
+        "&gclid=Cj0KCQiA",
+    ),
+    (2, "https://t.co/ad", "utm_source=twitter&utm_medium=social&utm_campaign=launch"),
 )
+# Where visitors come from: (weight, country, IPv4 blocks, IPv6 blocks), each block assigned to
+# that country in the registries' data (iptocc), so the Countries panel reads like a real site's.
+_COUNTRIES = (
+    (30, "US", ("73.0.0.0/8", "24.0.0.0/12"), ("2600:1700::/28",)),
+    (12, "DE", ("84.128.0.0/10",), ("2003::/19",)),
+    (10, "GB", ("81.128.0.0/11", "86.128.0.0/10"), ()),
+    (9, "FR", ("90.0.0.0/11", "92.128.0.0/10"), ("2a01:cb00::/24",)),
+    (8, "IN", ("117.192.0.0/10",), ()),
+    (6, "JP", ("153.128.0.0/11",), ("2400:4050::/28",)),
+    (5, "BR", ("177.32.0.0/11",), ()),
+    (4, "CA", ("70.24.0.0/13",), ()),
+    (4, "NL", ("77.160.0.0/12",), ()),
+    (3, "AU", ("1.128.0.0/11",), ()),
+    (3, "ES", ("83.32.0.0/11",), ()),
+)
+_GOOGLES = {
+    "DE": "https://www.google.de/",
+    "GB": "https://www.google.co.uk/",
+    "FR": "https://www.google.fr/",
+    "IN": "https://www.google.co.in/",
+    "JP": "https://www.google.co.jp/",
+    "BR": "https://www.google.com.br/",
+    "CA": "https://www.google.ca/",
+    "NL": "https://www.google.nl/",
+    "AU": "https://www.google.com.au/",
+    "ES": "https://www.google.es/",
+}
 _SCANS = ("/wp-login.php", "/.env", "/xmlrpc.php", "/admin/", "/.git/config", "/phpmyadmin/")
 _TYPOS = ("/blog/hello-wrld/", "/old-blog/", "/about-us/", "/rss/", "/apple-touch-icon.png")
 # Feed readers poll the feed; ua-parser names few of them, the middleware names them all.
@@ -52,6 +97,7 @@ class Visit(NamedTuple):
     agent: str
     client: str
     etag: str = ""  # sent as If-None-Match: the browser has the file cached
+    query: str = ""  # the landing URL's query string (campaign tags)
 
 
 def agents() -> list[tuple[int, str]]:
@@ -65,11 +111,20 @@ def agents() -> list[tuple[int, str]]:
     return rows
 
 
-def _address(rnd: random.Random, index: int) -> str:
-    if index % 7 == 3:
+def _located(rnd: random.Random, index: int) -> tuple[str, str]:
+    """A client address in a block of some country, and that country."""
+    _, country, ipv4, ipv6 = rnd.choices(_COUNTRIES, [row[0] for row in _COUNTRIES])[0]
+    if ipv6 and index % 7 == 3:
         # IPv6 clients each in a /64 of their own: the throttle groups a /64 as one client.
-        return f"2001:db8:{index:x}:{rnd.randrange(1 << 16):x}::{rnd.randrange(1, 1 << 16):x}"
-    return ".".join(str(n) for n in (rnd.randint(11, 223), *rnd.choices(range(256), k=3)))
+        network = ipaddress.IPv6Network(rnd.choice(ipv6))
+        host = rnd.randrange(1 << 64) << 64 | rnd.randrange(1, 1 << 16)
+        return str(network.network_address + host % network.num_addresses), country
+    network4 = ipaddress.IPv4Network(rnd.choice(ipv4))
+    return str(network4.network_address + rnd.randrange(1, network4.num_addresses - 1)), country
+
+
+def _address(rnd: random.Random, index: int) -> str:
+    return _located(rnd, index)[0]
 
 
 def _post(rnd: random.Random) -> str:
@@ -109,7 +164,7 @@ def plan(requests: int, seed: int) -> list[Visit]:
     classify = default_classifier()
     humans = [(w, a) for w, a in mix if classify(a, "", "").bot is None]
     people = [
-        (_address(rnd, i), rnd.choices([a for _, a in humans], [w for w, _ in humans])[0])
+        (*_located(rnd, i), rnd.choices([a for _, a in humans], [w for w, _ in humans])[0])
         for i in range(max(8, requests // 5))
     ]
     activity = [1.0 / (rank + 1) ** 0.6 for rank in range(len(people))]
@@ -129,20 +184,20 @@ def plan(requests: int, seed: int) -> list[Visit]:
         if roll < 0.16:  # an API client
             visits += _api_calls(rnd, _address(rnd, 4))
             continue
-        client, agent = rnd.choices(people, activity)[0]
+        client, country, agent = rnd.choices(people, activity)[0]
         if roll < 0.28:  # anything from the mix, bots included, crawling without a referrer
             agent = rnd.choices(uas, weights)[0]
         browser = classify(agent, "", "").bot is None  # crawlers fetch no assets
         cached = False
-        path, referrer = (
-            _entry(rnd),
-            rnd.choices([s for _, s in _SOURCES], [w for w, _ in _SOURCES])[0],
-        )
+        path = _entry(rnd)
+        _, referrer, query = rnd.choices(_SOURCES, [row[0] for row in _SOURCES])[0]
+        if referrer == _GOOGLE:
+            referrer = _GOOGLES.get(country, "https://www.google.com/")
         for _ in range(rnd.choice([1, 1, 2, 2, 3, 4])):
-            page = Visit("GET", path, referrer, agent, client)
+            page = Visit("GET", path, referrer, agent, client, query=query)
             visits.append(page)
-            if path == "/about":  # the browser follows the redirect
-                page = Visit("GET", "/about/", referrer, agent, client)
+            if path == "/about":  # the browser follows the redirect (and keeps the tags)
+                page = Visit("GET", "/about/", referrer, agent, client, query=query)
                 visits.append(page)
             elif path == "/contact" and rnd.random() < 0.4:
                 if browser:
@@ -153,10 +208,10 @@ def plan(requests: int, seed: int) -> list[Visit]:
             if browser and route(page.method, page.path)[0].startswith("200"):
                 visits += _assets(page, cached)
                 cached = True
-            referrer = f"https://{HOST}{path}"
+            referrer, query = f"https://{HOST}{path}", ""
             path = rnd.choice(["/", _post(rnd), _post(rnd), "/blog/", "/about/", "/contact"])
     visits = visits[: requests - spam]
-    spammer = Visit("POST", "/contact", "", people[0][1], _address(rnd, 1))
+    spammer = Visit("POST", "/contact", "", people[0][2], _address(rnd, 1))
     for _ in range(spam):
         visits.insert(rnd.randrange(len(visits) + 1), spammer)
     return visits
@@ -169,7 +224,7 @@ def environ(visit: Visit) -> dict[str, Any]:
         "REQUEST_METHOD": visit.method,
         "SCRIPT_NAME": "",
         "PATH_INFO": visit.path,
-        "QUERY_STRING": "",
+        "QUERY_STRING": visit.query,
         "SERVER_NAME": HOST,
         "SERVER_PORT": "443",
         "SERVER_PROTOCOL": "HTTP/1.1",

@@ -22,6 +22,7 @@ from django.http.response import HttpResponseBase, StreamingHttpResponse
 
 from .._log import logger
 from ..adapters.common import record_quietly
+from ..recording.recorder import Recorder
 from ..request.facts import Facts, from_environ, from_scope
 from ..request.routes import openapi_template
 from ..throttle import Refusal
@@ -55,7 +56,7 @@ class AnalyticsMiddleware:
         # Per-request state lives in this frame and the closures below, never on self.
         started = perf_counter()
         analytics = self.analytics
-        facts = _facts(request)
+        facts = _facts(request, analytics.recorder)
         counted = analytics.exclude is None or not analytics.exclude(facts.path)
         gate = analytics.sync_gate()
         if gate is not None and facts.method in gate.methods:
@@ -76,7 +77,7 @@ class AnalyticsMiddleware:
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         started = perf_counter()
         analytics = self.analytics
-        facts = _facts(request)
+        facts = _facts(request, analytics.recorder)
         counted = analytics.exclude is None or not analytics.exclude(facts.path)
         gate = analytics.async_gate()
         if gate is not None and facts.method in gate.methods:
@@ -156,13 +157,13 @@ class AnalyticsMiddleware:
         )
 
 
-def _facts(request: HttpRequest) -> Facts:
+def _facts(request: HttpRequest, recorder: Recorder) -> Facts:
     # Under ASGI, META is Django's own rebuild of the scope (its PATH_INFO is already decoded
     # text, not WSGI's latin-1 bytes): read the scope itself, as ASGIAnalytics does.
     scope = getattr(request, "scope", None)
     if isinstance(scope, dict):
-        return from_scope(scope)
-    return from_environ(request.META)
+        return from_scope(scope, recorder.country_scope_key)
+    return from_environ(request.META, recorder.country_environ_key)
 
 
 def _is_file(response: StreamingHttpResponse) -> bool:

@@ -1,11 +1,14 @@
-"""Counts waiting to be written: per (dimension, day, member), plus the day's visitors.
+"""Counts waiting to be written: per (dimension, day, member), plus the day's visitors, each
+minute's visitors (live) and the distinct page views the drill-down pairs are made of.
 
 Keyed by member, not by request, so while Redis is down this grows with the number of distinct
 members: a million requests to ten pages hold ten entries per dimension. ``max_pending`` bounds
 the entries and `MAX_BYTES` their memory (members of 512 four-byte characters are 2 KB each);
 what does not fit is dropped, counted in ``dropped`` and logged. The chunk the writer has in
 flight (``inflight``, see `wsgi_analytics.recording.writer` for the exactly-once protocol) is
-still pending: it counts against the bounds until Redis has answered for it.
+still pending: it counts against the bounds until Redis has answered for it. The drill-down
+views (`pairs.PairCounts`) and the live minutes have bounds of their own, so that they never
+crowd out the counts themselves.
 """
 
 from __future__ import annotations
@@ -17,10 +20,21 @@ from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
 from .._log import logger, warn_limited
+from ..keys import LIVE_SECONDS
 from ..request.agents import Agent
 from ..request.documents import is_document
 from ..request.facts import Facts
-from .rules import Event, by_request, by_shape, page_view
+from .pairs import PAIRED, AllTimePairs, PairCounts, View
+from .rules import (
+    UTC,
+    Event,
+    Setup,
+    by_request,
+    by_shape,
+    page_pairs,
+    page_view,
+    route_pairs,
+)
 
 __all__ = [
     "MAX_BYTES",
@@ -39,7 +53,7 @@ Entry = tuple[str, int, str]  # (dimension, day number, member)
 class Count(NamedTuple):
     """A custom count from `Recorder.track`, as the recorder queues it."""
 
-    hour: int  # hours since the epoch, UTC, like `Event.hour`
+    time: float  # seconds since the epoch, like `Event.time`
     dimension: str
     member: str
     amount: int
@@ -62,7 +76,7 @@ _TRACKED_BYTES = 300
 
 
 def pack(event: Event) -> tuple[Any, ...]:
-    """An `Event` as the recorder queues it: one plain tuple of plain values, ``(hour,
+    """An `Event` as the recorder queues it: one plain tuple of plain values, ``(time,
     status, throttled, client_id, content_type, route, duration, *facts)`` (`unpack` reverses).
 
     Why not the Event itself: `Event` and `Facts` are named tuples, which the garbage collector
@@ -73,7 +87,7 @@ def pack(event: Event) -> tuple[Any, ...]:
     (`Recorder.record` builds the same tuple inline.)
     """
     head = (
-        event.hour,
+        event.time,
         event.status,
         event.throttled,
         event.client_id,
@@ -123,8 +137,13 @@ class Pending:
         max_pending: int,
         max_bytes: int = MAX_BYTES,
         max_visitor_bytes: int = MAX_VISITOR_BYTES,
+        *,
+        setup: Setup = UTC,
     ) -> None:
         self.max_pending = max_pending
+        # The site's clock and country source; the recorder swaps the clock for the zone stored
+        # under the prefix once it has read it.
+        self.setup = setup
         self.max_bytes = max_bytes
         self.max_visitor_bytes = max_visitor_bytes
         self.bytes = 0  # estimated memory of `counts` and the chunk in flight
@@ -139,6 +158,12 @@ class Pending:
         self.inflight: dict[Entry, int] | None = None
         self._overlap = 0  # entries in both `counts` and the chunk in flight
         self.visitors: dict[int, set[str]] = {}
+        # Minute (since the epoch) -> its visitors, for `Stats.live`; bounded by a quarter of
+        # the visitors' bytes, and by age (`LIVE_SECONDS`).
+        self.live: dict[int, set[str]] = {}
+        self.live_bytes = 0
+        self.pairs = PairCounts(max_pending, max_bytes // 2)
+        self.all_pairs = AllTimePairs(max_pending, max_bytes // 2)
         self.dropped = 0
 
     def drain(
@@ -151,13 +176,22 @@ class Pending:
         tuples of `pack` that the recorder queues.
 
         The counts of `increments` on each event (a test checks it), at a fraction of the cost:
-        the `by_shape` pairs are counted once per distinct shape in the batch, a visitor once
-        per distinct (client, agent); per request there are only the `by_request` increments.
+        the `by_shape` pairs are counted once per distinct shape in the batch (a shape holds a
+        minute, in which the day and the hour are one), a visitor once per distinct (client,
+        agent) and day or minute, a page view's drill-down pairs once per distinct view (see
+        `pairs`); per request there are only the `by_request` increments.
         """
-        counts, add = self.counts, self.add
-        # shape -> [its first event, requests of that shape, whether they are page views]
+        counts, add, setup = self.counts, self.add, self.setup
+        day_of = setup.clock.day
+        # shape -> [its first event, requests of that shape, whether they are page views, its
+        # position in `paired`]
         shapes: dict[tuple[Agent, int, str, int, bool, bool], list[Any]] = {}
+        paired: list[View] = []  # each shape's members in the paired dimensions
+        days: dict[int, int] = {}  # minute -> day
         seen: dict[int, set[tuple[str | None, str]]] = {}
+        live: dict[int, set[tuple[str | None, str]]] = {}
+        # (day, shape position, the page view's own pairs) -> page views: a small key to hash
+        views: dict[tuple[int, int, View], list[int]] = {}
         popleft = queue.popleft
         left = len(queue) if limit is None else limit
         drained = 0
@@ -171,20 +205,35 @@ class Pending:
                 drained += queued_bytes(item)
                 facts = item.facts
                 agent = classify(facts.user_agent, facts.ch_platform, facts.ch_mobile)
-                day = item.hour // 24
+                minute = int(item.time // 60)
+                day = days.get(minute)
+                if day is None:
+                    day = days[minute] = day_of(item.time)
                 document = is_document(item.content_type, facts.path)
-                shape = (agent, item.hour, facts.method, item.status, item.throttled, document)
+                shape = (agent, minute, facts.method, item.status, item.throttled, document)
                 slot = shapes.get(shape)
                 if slot is None:
                     viewed = not item.throttled and page_view(facts, item.status, agent, document)
-                    slot = shapes[shape] = [item, 0, viewed]
+                    members = by_shape(item, agent, setup)
+                    slot = shapes[shape] = [item, 0, viewed, len(paired)]
+                    paired.append(tuple(pair for pair in members if pair[0] in PAIRED))
                     # Hold the shape's entries now, in arrival order: added only after the
                     # loop, they would find max_pending already filled by a burst of paths.
-                    for dimension, member in by_shape(item, agent):
+                    for dimension, member in members:
                         if (dimension, day, member) not in counts:
                             add(dimension, day, member, 0)
                 slot[1] += 1
-                for dimension, member in by_request(item, slot[2]):
+                if slot[2]:
+                    # `by_request` of a page view, in its two parts: the page's own pairs are
+                    # also its drill-down view (utm_source and the like ride along; `pairs`
+                    # skips them).
+                    own = page_pairs(item, setup)
+                    increments = route_pairs(item)
+                    increments += own
+                    views.setdefault((day, slot[3], own), [0])[0] += 1
+                else:
+                    increments = by_request(item, False, setup)
+                for dimension, member in increments:
                     entry = (dimension, day, member)
                     found = counts.get(entry)
                     if found is None:
@@ -192,10 +241,14 @@ class Pending:
                     else:
                         counts[entry] = found + 1
                 if slot[2] and room > 0:
+                    client = (item.client_id, facts.user_agent)
+                    distinct = live.get(minute)
+                    if distinct is None:
+                        distinct = live[minute] = set()
+                    distinct.add(client)
                     distinct = seen.get(day)
                     if distinct is None:
                         distinct = seen[day] = set()
-                    client = (item.client_id, facts.user_agent)
                     if client not in distinct:
                         # Held until the loop ends, with the strings it refers to: bounded
                         # like the visitors it becomes (beyond it they would be dropped).
@@ -204,9 +257,16 @@ class Pending:
             except Exception:
                 logger.exception("wsgi_analytics: could not count a request; skipped")
         self.drained_bytes += drained
-        for (agent, hour, *_), (event, amount, _) in shapes.items():
-            for dimension, member in by_shape(event, agent):
-                add(dimension, hour // 24, member, amount)
+        for (agent, minute, *_), (event, amount, *_) in shapes.items():
+            for dimension, member in by_shape(event, agent, setup):
+                add(dimension, days[minute], member, amount)
+        self._add_live(live)
+        # Shapes of different minutes can hold the same members: their views add up.
+        merged: dict[tuple[int, View], int] = {}
+        for (day, position, own), count in views.items():
+            view = (day, paired[position] + own)
+            merged[view] = merged.get(view, 0) + count[0]
+        self.pairs.add(merged)
         for day, distinct in seen.items():
             visitors = self.visitors.setdefault(day, set())
             for who, user_agent in distinct:
@@ -222,13 +282,43 @@ class Pending:
                 visitors.add(visitor)
                 self.visitor_bytes += size
 
+    def _add_live(self, found: dict[int, set[tuple[str | None, str]]]) -> None:
+        live = self.live
+        room = self.max_visitor_bytes // 4 - self.live_bytes
+        for minute, distinct in found.items():
+            visitors = live.setdefault(minute, set())
+            for who, user_agent in distinct:
+                # Hashed like the day's visitors when written (the same hash, so a visitor of
+                # several minutes counts once); no address ever reaches Redis.
+                visitor = f"{who or '-'}\n{user_agent}"
+                if visitor in visitors:
+                    continue
+                size = sys.getsizeof(visitor) + _VISITOR_BYTES
+                if size > room:
+                    break  # live counts are a glance, not a record: the rest is left out
+                visitors.add(visitor)
+                room -= size
+        self.live_bytes = self.max_visitor_bytes // 4 - room
+        if live:
+            # A minute is read for 30 minutes: one older is no use (after an outage).
+            newest = max(live)
+            for minute in [m for m in live if m < newest - LIVE_SECONDS // 60]:
+                gone = live.pop(minute)
+                self.live_bytes -= sum(sys.getsizeof(v) + _VISITOR_BYTES for v in gone)
+
+    def written_live(self) -> None:
+        """The live minutes are in Redis: forget them."""
+        self.live.clear()
+        self.live_bytes = 0
+
     def drain_counts(self, queue: deque[Count]) -> None:
         """Pop and add every queued custom count."""
         drained = 0
+        day_of = self.setup.clock.day
         while queue:
             count = queue.popleft()
             drained += count_bytes(count)
-            self.add(count.dimension, count.hour // 24, count.member, count.amount)
+            self.add(count.dimension, day_of(count.time), count.member, count.amount)
         self.drained_bytes += drained
 
     def add(self, dimension: str, day: int, member: str, amount: int) -> None:
@@ -309,6 +399,9 @@ class Pending:
         self.inflight = None
         self._overlap = 0
         self.visitors.clear()
+        self.written_live()
+        self.pairs.clear()
+        self.all_pairs.clear()
         self.bytes = self._inflight_bytes = self.visitor_bytes = 0
 
     def __len__(self) -> int:

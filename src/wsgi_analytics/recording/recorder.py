@@ -19,7 +19,7 @@ import weakref
 from collections import deque
 from collections.abc import Callable
 from types import FrameType
-from typing import Any
+from typing import Any, Literal
 
 import redis
 
@@ -27,11 +27,13 @@ from .. import connection
 from .._log import logger, warn_limited
 from ..keys import DIMENSIONS, Keys, check_dimension
 from ..request.agents import Agent, default_classifier
+from ..request.clock import SiteClock
 from ..request.facts import Facts, valid_text
+from ..request.geo import Countries, header_environ_key, header_scope_key, open_countries
 from ..request.identity import client_identity, normalise_address
 from . import pipeline
 from .pending import _EVENT_BYTES, Count, Pending, count_bytes
-from .rules import MAX_MEMBER
+from .rules import MAX_MEMBER, Setup
 from .writer import Writer, not_now
 
 __all__ = ["Recorder"]
@@ -47,6 +49,14 @@ _SUMMARY_EVERY = 60.0
 # ordinary requests (the estimate is pessimistic for them) or ~4k with every header full of
 # four-byte characters.
 MAX_QUEUE_BYTES = 48 << 20
+# The drill-down pairs are written this often by the background flusher, not every flush: a
+# page view has ~30 pairs, and the longer they are aggregated the more of them repeat (the
+# benchmark's stream: 8 ZINCRBY a page view for 1,000 page views, 3 for 10,000, 0.8 for
+# 100,000). Filtered views lag the counts by as much; `flush()` and `close()` write them all.
+PAIRS_EVERY = 15.0
+# The all-time pairs, less often still: an all-time filtered view is minutes behind at most, and
+# over five minutes a pair is sent once for many page views (less than half the writes).
+ALL_TIME_PAIRS_EVERY = 300.0
 _live: weakref.WeakSet[Recorder] = weakref.WeakSet()
 # The flusher's steps (see `Recorder._drain`): about this much CPU each, then a pause
 # (`pipeline.pause`) that lets a waiting thread take the interpreter.
@@ -61,6 +71,14 @@ class Recorder:
     ``retention_days`` bounds how long per-day keys live; ``max_members`` trims each sorted set to
     its top members; ``max_pending`` bounds the distinct members held while Redis is unreachable
     (beyond it new members are dropped, counted in `dropped` and logged).
+
+    ``timezone``: the IANA zone days and hours are counted in. The first recorder to write under
+    a prefix stores it there (``{prefix:meta}``); a recorder configured with another zone for
+    that prefix logs an error and counts in the stored one, so that every worker and reader
+    agrees on what a day is. ``geoip``: where countries come from (``None``: the bundled
+    ``iptocc`` registry data; a ``.mmdb`` path; ``False``: no countries). ``country_header``: a
+    header a trusted CDN or proxy sets (``"CF-IPCountry"``), used instead of any lookup and never
+    read unless set.
     """
 
     def __init__(
@@ -73,6 +91,9 @@ class Recorder:
         retention_days: int = 90,
         max_members: int = 10_000,
         max_pending: int = 100_000,
+        timezone: str = "UTC",
+        geoip: str | os.PathLike[str] | Literal[False] | None = None,
+        country_header: str | None = None,
         classifier: Callable[[str, str, str], Agent] | None = None,
     ) -> None:
         if flush_interval <= 0:
@@ -81,6 +102,24 @@ class Recorder:
             raise ValueError("retention_days must be at least 1")
         if max_members < 1 or max_pending < 1:
             raise ValueError("max_members and max_pending must be positive")
+        clock = SiteClock(timezone)
+        # The adapters read the header into `Facts.country` by these keys (None: not at all).
+        self.country_header = country_header
+        self.country_environ_key: str | None = None
+        self.country_scope_key: bytes | None = None
+        self._countries: Countries | None = None
+        if country_header is not None:
+            self.country_environ_key = header_environ_key(country_header)
+            self.country_scope_key = header_scope_key(country_header)
+        else:
+            self._countries = open_countries(geoip)
+        self._setup = Setup(
+            clock,
+            self._countries.lookup if self._countries is not None else None,
+            country_header is not None,
+        )
+        self._zone_settled = False  # whether the zone stored under the prefix has been read
+        self._pairs_written_at = self._all_pairs_written_at = time.monotonic()
         self.keys = Keys(prefix)
         self.prefix = prefix
         self.flush_interval = flush_interval
@@ -96,9 +135,10 @@ class Recorder:
         # MAX_QUEUE_BYTES) means the flusher is starved or stuck on a stalled Redis, and
         # requests beyond it are dropped and counted rather than held without bound.
         self._flush_at = 20_000
-        # Requests drained per write: each adds at most two distinct entries of its own (path,
-        # referrer), so a slice cannot overfill max_pending while Redis answers.
-        self._slice = max(1, max_pending // 4)
+        # Requests drained per write: each adds at most twelve distinct entries of its own
+        # (path, referrer, source, channel, five campaign tags, country, route, its duration
+        # bucket), so a slice cannot overfill max_pending while Redis answers.
+        self._slice = max(1, max_pending // 14)
         self._max_queue = 200_000
         self._step = 64  # queued items drained per step, resized from each step's CPU time
         self._closed = False
@@ -113,9 +153,13 @@ class Recorder:
         # Two queues, each of one shape: finished requests, and `track` counts.
         self._queue: deque[tuple[Any, ...]] = deque()  # `pending.pack` tuples
         self._counts: deque[Count] = deque()
-        self._pending = Pending(self.max_pending)
+        self._pending = Pending(self.max_pending, setup=self._setup)
         self._writer = Writer(
-            self.client, self.keys, retention_days=self.retention_days, max_members=self.max_members
+            self.client,
+            self.keys,
+            retention_days=self.retention_days,
+            max_members=self.max_members,
+            clock=self._setup.clock,
         )
         self._flush_lock = threading.Lock()
         self._start_lock = threading.Lock()
@@ -199,7 +243,7 @@ class Recorder:
         # Counted before it is queued, so the flusher never drains what is not counted yet.
         self._queued_bytes = queued
         # A plain tuple, not an Event: the garbage collector untracks it (see `pending.pack`).
-        head = (int(time.time() // 3600), status, throttled, client, content_type, route, duration)
+        head = (time.time(), status, throttled, client, content_type, route, duration)
         queue.append(head + facts)  # concatenated: half the cost of unpacking (160 vs 380 ns)
         if self._thread is None:
             self._start()
@@ -221,7 +265,7 @@ class Recorder:
             return
         # A lone surrogate (Flask's get_json() returns "\ud800" as is) cannot be sent to Redis.
         member = valid_text(str(member)[:MAX_MEMBER])
-        count = Count(int(time.time() // 3600), dimension, member, amount)
+        count = Count(time.time(), dimension, member, amount)
         self._queued_bytes += count_bytes(count)
         self._counts.append(count)
         if self._thread is None:
@@ -244,6 +288,12 @@ class Recorder:
 
         Pending counts stay pending on failure and are retried by the next flush.
         """
+        self._flush(pairs=True, all_pairs=True)
+
+    def _flush(self, *, pairs: bool, all_pairs: bool) -> None:
+        """`flush`; ``pairs``, ``all_pairs``: the day's and the all-time drill-down pairs too
+        (the background flusher writes them every `PAIRS_EVERY` and `ALL_TIME_PAIRS_EVERY`
+        seconds, or sooner when many are held)."""
         with self._flush_lock:
             # In slices, each written before the next is drained: a burst of more distinct
             # members than max_pending is written whole while Redis answers. When it does not,
@@ -251,6 +301,16 @@ class Recorder:
             # error raised once the queue is empty.
             failure: Exception | None = None
             left = len(self._queue)  # what was recorded so far; later requests wait their turn
+            # At the first write: a recorder that never counts leaves no trace in Redis.
+            if not self._zone_settled and (left or self._counts):
+                try:
+                    self._settle_zone()
+                except Exception as error:
+                    if not not_now(error):
+                        raise
+                    # Counted in the configured zone until Redis answers (the usual case is
+                    # the same zone); the writes below fail the same way and are retried.
+                    failure = error
             pending = self._pending
             pending.drain_counts(self._counts)
             while True:
@@ -264,7 +324,11 @@ class Recorder:
                 left -= part
                 if failure is None:
                     try:
-                        self._writer.write(pending)
+                        self._writer.write(
+                            pending,
+                            pairs=pairs or pending.pairs.full(),
+                            all_pairs=all_pairs or pending.all_pairs.full(),
+                        )
                     except Exception as error:
                         if not not_now(error):
                             raise
@@ -273,6 +337,10 @@ class Recorder:
                     break
             if failure is not None:
                 raise failure
+            if pairs:
+                self._pairs_written_at = time.monotonic()
+            if all_pairs:
+                self._all_pairs_written_at = time.monotonic()
 
     def _drain(self, count: int) -> None:
         """Drain ``count`` queued items in steps of about `STEP_SECONDS` of CPU each, with a
@@ -298,6 +366,43 @@ class Recorder:
             if count > 0 and queue:
                 pipeline.pause()
         self._step = step
+
+    @property
+    def timezone(self) -> str:
+        """The zone days and hours are counted in: the one stored under the prefix once it has
+        been read, else the configured one."""
+        return self._setup.clock.zone
+
+    def _settle_zone(self) -> None:
+        """Store the configured zone under the prefix unless one is there, and count in the
+        stored one."""
+        configured = self._setup.clock
+        stored = self._writer.settle_zone(configured.zone)
+        self._zone_settled = True
+        if stored == configured.zone:
+            return
+        try:
+            clock = SiteClock(stored)
+        except ValueError:
+            logger.error(
+                "wsgi_analytics: prefix %r stores the unknown time zone %r; counting in %r",
+                self.prefix,
+                stored,
+                configured.zone,
+            )
+            return
+        logger.error(
+            "wsgi_analytics: prefix %r counts days in %r, not in the configured timezone=%r; "
+            "using %r (to change it: HSET %s timezone <zone>, then restart every worker)",
+            self.prefix,
+            stored,
+            configured.zone,
+            stored,
+            self.keys.meta(),
+        )
+        self._setup = self._setup._replace(clock=clock)
+        self._pending.setup = self._setup
+        self._writer.clock = clock
 
     def close(self) -> None:
         """Flush, stop the background flusher and close the client if this recorder made it."""
@@ -326,6 +431,8 @@ class Recorder:
                 # Nothing is lost: a later flush of any process trims the keys.
                 logger.info("wsgi_analytics: keys left untrimmed at shutdown: %s", error)
         finally:
+            if self._countries is not None:
+                self._countries.close()
             _live.discard(self)
             if self._owns_client:
                 self.client.close()
@@ -349,7 +456,11 @@ class Recorder:
                 return
             failure: Exception | None = None
             try:
-                self.flush()
+                now = time.monotonic()
+                self._flush(
+                    pairs=now - self._pairs_written_at >= PAIRS_EVERY,
+                    all_pairs=now - self._all_pairs_written_at >= ALL_TIME_PAIRS_EVERY,
+                )
             except Exception as error:
                 if not not_now(error):
                     logger.exception("wsgi_analytics: flush failed")

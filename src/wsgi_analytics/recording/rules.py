@@ -6,34 +6,45 @@ counts the same pairs in batches, split by what they depend on (`by_shape`, `by_
 A page view (DESIGN A3) is a GET answered 2xx or 304, not from a bot, not throttled, whose
 response is a document (`wsgi_analytics.request.documents`). Every counted request has a route
 (``routes``, and ``routes_4xx`` / ``routes_5xx`` by status) and adds its duration to its
-route's sketch: the pair (`keys.sketch_family` of the route, the bucket number).
+route's sketch: the pair (`keys.sketch_family` of the route, the bucket number). What a site
+configures (its time zone, where countries come from) is a `Setup`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
-from ..keys import day_label, hour_label, sketch_family
+from ..keys import sketch_family
 from ..request.agents import Agent
+from ..request.clock import SiteClock, day_label
 from ..request.documents import is_document
 from ..request.facts import MAX_PATH, Facts
+from ..request.geo import UNKNOWN, country_from_header
 from ..request.hosts import strip_port
 from ..request.routes import UNMATCHED, route_member, template
+from ..request.sources import acquisition
 from ..sketch import MAX_INDEX, bucket
 
 __all__ = [
     "DIRECT",
     "MAX_MEMBER",
+    "UTC",
     "Event",
+    "Setup",
+    "arrival",
     "by_request",
     "by_shape",
+    "country",
     "document",
     "increments",
+    "page_pairs",
     "page_view",
     "referrer_host",
     "route_of",
+    "route_pairs",
     "viewed",
 ]
 
@@ -44,7 +55,7 @@ DIRECT = "(direct)"
 class Event(NamedTuple):
     """One finished request as the recorder queues it; labels are derived later, off the request."""
 
-    hour: int  # hours since the epoch, UTC
+    time: float  # when it finished, in seconds since the epoch
     facts: Facts
     status: int
     throttled: bool
@@ -95,6 +106,60 @@ def _referrer_host(referrer: str, own_host: str) -> str | None:
 _cached_referrer_host = lru_cache(maxsize=4096)(_referrer_host)
 
 
+class Setup(NamedTuple):
+    """What a site configures about counting."""
+
+    clock: SiteClock  # the site's time zone: which day and hour a request counts in
+    # address -> ISO code (`request.geo.Countries.lookup`), or None: no countries
+    countries: Callable[[str], str] | None = None
+    # countries come from `Facts.country` (a CDN's header) instead of a lookup
+    country_header: bool = False
+
+
+UTC = Setup(SiteClock("UTC"))
+
+
+def country(event: Event, setup: Setup) -> str | None:
+    """The country a page view counts in, or ``None`` when the site counts no countries. The
+    client's address (the identity the throttle and the uniques use) is looked up in memory."""
+    if setup.country_header:
+        return country_from_header(event.facts.country)
+    lookup = setup.countries
+    if lookup is None:
+        return None
+    who = event.client_id
+    return lookup(who) if who else UNKNOWN
+
+
+def arrival(query: str, referrer: str, own_host: str) -> tuple[tuple[str, str], ...]:
+    """How a page view arrived, as pairs: its ``referrers``, ``sources``, ``channels`` and
+    campaign tags (``utm_*``), each when it has one."""
+    if len(query) + len(referrer) + len(own_host) <= 512 and referrer.isascii():
+        return _cached_arrival(query, referrer, own_host)
+    # Not memoised: long or non-ASCII texts would make the cache hold megabytes.
+    return _arrival(query, referrer, own_host)
+
+
+def _arrival(query: str, referrer: str, own_host: str) -> tuple[tuple[str, str], ...]:
+    pairs: list[tuple[str, str]] = []
+    host = referrer_host(referrer, own_host)
+    if host is not None:
+        pairs.append(("referrers", host))
+    source, channel, campaign = acquisition(query, referrer, own_host)
+    if source is not None and channel is not None:
+        pairs += (("sources", source), ("channels", channel))
+    return (*pairs, *campaign)
+
+
+# Every repeat visit from a source with the same tags hits it: one look-up for four rules.
+_cached_arrival = lru_cache(maxsize=4096)(_arrival)
+
+
+@lru_cache(maxsize=512)
+def _country_pair(code: str) -> tuple[str, str]:
+    return ("countries", code)
+
+
 def page_view(facts: Facts, status: int, agent: Agent, document: bool) -> bool:
     """GET answered 2xx or 304, from a person, of a document: redirects, errors, bots and the
     assets a page pulls in (stylesheets, scripts, images, feeds, JSON) are not page views."""
@@ -116,8 +181,8 @@ def viewed(event: Event, agent: Agent) -> bool:
     return not event.throttled and page_view(event.facts, event.status, agent, document(event))
 
 
-def by_shape(event: Event, agent: Agent) -> list[tuple[str, str]]:
-    """The (dimension, member) pairs that depend only on the request's shape: its agent, hour,
+def by_shape(event: Event, agent: Agent, setup: Setup = UTC) -> list[tuple[str, str]]:
+    """The (dimension, member) pairs that depend only on the request's shape: its agent, minute,
     method, status, whether it was throttled and whether it is a document. A batch of requests
     counts them once per shape.
     """
@@ -129,8 +194,8 @@ def by_shape(event: Event, agent: Agent) -> list[tuple[str, str]]:
             ("browsers", agent.browser[:MAX_MEMBER]),
             ("platforms", agent.platform[:MAX_MEMBER]),
             ("devices", agent.device),
-            ("timeline", hour_label(event.hour)),
-            ("days", day_label(event.hour // 24)),
+            ("timeline", setup.clock.hour_label(event.time)),
+            ("days", day_label(setup.clock.day(event.time))),
         ]
     return pairs
 
@@ -175,28 +240,41 @@ def _cached_fallback(method: str, path: str) -> tuple[str, str]:
     return _route_pair(method, template(path))
 
 
-def by_request(event: Event, page: bool) -> list[tuple[str, str]]:
-    """The pairs that carry the request's own path, referrer, route or duration; ``page``: it
-    is a page view (`viewed`), which depends on the shape alone."""
-    facts = event.facts
+def route_pairs(event: Event) -> list[tuple[str, str]]:
+    """The pairs of the request's route: ``routes``, its duration's sketch bucket, and
+    ``routes_4xx`` / ``routes_5xx`` by status."""
     route, family = _route(event)
     status = event.status
     pairs = [("routes", route), (family, _BUCKETS[bucket(event.duration)])]
     if status >= 400:
         pairs.append(("routes_4xx" if status < 500 else "routes_5xx", route))
+    return pairs
+
+
+def page_pairs(event: Event, setup: Setup = UTC) -> tuple[tuple[str, str], ...]:
+    """The pairs a page view carries of its own: its path, how it arrived (`arrival`), its
+    country."""
+    facts = event.facts
+    own = (("paths", facts.path), *arrival(facts.query, facts.referrer, facts.host))
+    where = country(event, setup)
+    return own if where is None else (*own, _country_pair(where))
+
+
+def by_request(event: Event, page: bool, setup: Setup = UTC) -> list[tuple[str, str]]:
+    """The pairs that carry the request's own path, referrer, query string, address, route or
+    duration; ``page``: it is a page view (`viewed`), which depends on the shape alone."""
+    facts = event.facts
+    pairs = route_pairs(event)
     if event.throttled:
         pairs.append(("throttled", facts.path))
     elif page:
-        pairs.append(("paths", facts.path))
-        source = referrer_host(facts.referrer, facts.host)
-        if source is not None:
-            pairs.append(("referrers", source))
-    elif facts.method == "GET" and status == 404:
+        pairs += page_pairs(event, setup)
+    elif facts.method == "GET" and event.status == 404:
         pairs.append(("not_found", facts.path))
     return pairs
 
 
-def increments(event: Event, agent: Agent) -> list[tuple[str, str]]:
+def increments(event: Event, agent: Agent, setup: Setup = UTC) -> list[tuple[str, str]]:
     """The (dimension, member) pairs one request adds 1 to: the reference the recorder's
     batched counting is tested against."""
-    return by_shape(event, agent) + by_request(event, viewed(event, agent))
+    return by_shape(event, agent, setup) + by_request(event, viewed(event, agent), setup)

@@ -17,6 +17,9 @@ Exactly once, not at least once, across retries. The whole protocol is here, in 
    applied and skips those. What Redis answered for is settled (``pending.settle``) so that a
    partly refused chunk is retried without it. Newer counts wait in ``pending.counts``; they
    are never merged into the chunk in flight.
+
+The drill-down pairs (`pairs`) follow the same protocol with chunks of their own, written after
+the counts in one pipeline with the day's visitors and the live minutes (`Writer._write_rest`).
 """
 
 from __future__ import annotations
@@ -31,7 +34,9 @@ import redis
 
 from .. import connection
 from .._log import logger, warn_limited
-from ..keys import Keys, is_sketch, sketch_group, sketch_route
+from ..keys import LIVE_SECONDS, Keys, is_sketch, sketch_group, sketch_route
+from ..request.clock import SiteClock
+from . import pairs as pairs_module
 from . import pipeline
 from .pending import Entry, Pending
 from .pipeline import Pipeline
@@ -41,6 +46,10 @@ __all__ = ["Writer", "not_now"]
 # Entries handled between two pauses of the flusher (~0.3 ms; see `recording.pipeline`).
 STEP_ENTRIES = 256
 _CHUNK = 4096  # pending entries per pipeline, so a long outage drains in bounded batches
+# Drill-down views per pipeline: larger, because a pair shared by views of two chunks is sent
+# twice (a 15 s window of a busy site is ~7,000 views; their pairs, ~20,000 members, go in
+# EVALs of at most 4,096 each).
+_VIEWS_CHUNK = 16_384
 # KEYS: the sorted sets of one dimension and day (one slot), then this batch's marker key;
 # ARGV: the marker's lifetime, then member, amount, member, ... A batch is applied once: a retry
 # of a pipeline whose reply was lost (Redis stalled past the socket timeout, a connection cut
@@ -142,17 +151,26 @@ class Writer:
     """Writes a `Pending` for one key prefix; remembers salts and which keys have an expiry."""
 
     def __init__(
-        self, client: connection.Client, keys: Keys, *, retention_days: int, max_members: int
+        self,
+        client: connection.Client,
+        keys: Keys,
+        *,
+        retention_days: int,
+        max_members: int,
+        clock: SiteClock | None = None,
     ) -> None:
         self.client = client
         self.keys = keys
         self.retention_days = retention_days
         self.max_members = max_members
+        self.clock = clock or SiteClock("UTC")  # when a day ends: expiries of day keys, salts
+        self.pair_limit = pairs_module.pair_limit(max_members)
         # A key is trimmed once this process has written `trim_slack` members to it since its
         # last trim, not on every flush: a key holds at most max_members plus the slack of each
         # live worker, and `trim_remaining` at shutdown leaves nothing over the limit.
         self.trim_slack = max(1, max_members // 8)
         self._untrimmed: dict[str, int] = {}
+        self._pairs_untrimmed: dict[str, int] = {}  # the same for the pairs keys
         # The untrimmed ``routes`` keys and their day (None: all time): a route trimmed off one
         # loses its sketch of that day too, so only routes that survive trimming keep one.
         self._route_days: dict[str, int | None] = {}
@@ -163,10 +181,12 @@ class Writer:
         self._expiring_since = time.monotonic()
         self._batch = ""  # the id of the chunk in flight (``pending.inflight``)
 
-    def write(self, pending: Pending) -> None:
-        """Write everything pending. Raises when Redis cannot be reached or refuses for now
+    def write(self, pending: Pending, *, pairs: bool = True, all_pairs: bool = True) -> None:
+        """Write everything pending (``pairs``: the day's drill-down pairs too; ``all_pairs``:
+        the all-time ones). Raises when Redis cannot be reached or refuses for now
         (`not_now`), leaving the counts pending; a permanent refusal drops what it concerns,
         counted in ``pending.dropped`` and logged, so that it never blocks the rest."""
+
         while len(pending):
             if pending.inflight is None:
                 self._batch = secrets.token_hex(8)  # a new chunk: a new batch
@@ -248,8 +268,27 @@ class Writer:
                 raise retry
             pending.done()
             pipeline.pause()
-        if pending.visitors:
-            self._write_visitors(pending)
+        while (
+            (pairs and len(pending.pairs))
+            or (all_pairs and len(pending.all_pairs))
+            or pending.visitors
+            or pending.live
+        ):
+            self._write_rest(pending, pairs=pairs, all_pairs=all_pairs)
+
+    def settle_zone(self, zone: str) -> str:
+        """Store ``zone`` as the prefix's time zone unless one is stored; return the stored one."""
+        key = self.keys.meta()
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hsetnx(key, "timezone", zone)
+        pipe.hget(key, "timezone")
+        for reply in (replies := pipe.execute(raise_on_error=False)):
+            if isinstance(reply, Exception):
+                raise reply  # as Redis said it: `not_now` tells a busy server from a bad key
+        stored = replies[1]
+        if isinstance(stored, bytes):
+            stored = stored.decode("utf-8", "replace")
+        return stored if isinstance(stored, str) and stored else zone
 
     def _sketches(
         self,
@@ -354,6 +393,14 @@ class Writer:
     def trim_remaining(self) -> None:
         """Trim every key written since its last trim: at shutdown, so that no key stays over
         ``max_members`` because its process left before the slack filled up."""
+        if self._pairs_untrimmed:
+            pipe = self.client.pipeline(transaction=False)
+            for key in self._pairs_untrimmed:
+                pipe.zremrangebyrank(key, 0, -self.pair_limit - 1)
+            for reply in pipe.execute(raise_on_error=False):
+                if isinstance(reply, redis.ResponseError):
+                    warn_limited("command", "wsgi_analytics: Redis refused a command: %s", reply)
+            self._pairs_untrimmed.clear()
         if not self._untrimmed:
             return
         pipe = self.client.pipeline(transaction=False)
@@ -401,39 +448,168 @@ class Writer:
             if isinstance(reply, redis.ResponseError):
                 warn_limited("command", "wsgi_analytics: Redis refused a command: %s", reply)
 
-    def _write_visitors(self, pending: Pending) -> None:
+    def _write_rest(self, pending: Pending, *, pairs: bool, all_pairs: bool) -> None:
+        """One pipeline: a chunk of the day's drill-down pairs, one of the all-time ones, the
+        days' visitors and the live minutes. Raises when Redis is away or refuses for now
+        (`not_now`), keeping them all: the pairs' batch markers make a retry apply them once,
+        the rest is idempotent. A day chunk's all-time pairs join `Pending.all_pairs` once
+        it is written."""
+        views, later = pending.pairs, pending.all_pairs
         pipe = Pipeline(self.client)  # packed in steps, with pauses
-        expiring: list[str] = []
-        for day, entries in pending.visitors.items():
-            # Copying a keyed hash is cheaper than keying a new one (0.3 vs 0.5 µs a visitor);
-            # the digests are the same.
-            keyed = hashlib.blake2b(key=self._salt(day), digest_size=8)
-            hashed = []
-            for index, entry in enumerate(entries):
-                if index and not index % STEP_ENTRIES:
-                    pipeline.pause()
-                visitor = keyed.copy()
-                # Only hashed, never stored: any stable encoding will do, and "surrogatepass"
-                # cannot fail on a lone surrogate a server left in the user agent.
-                visitor.update(entry.encode("utf-8", "surrogatepass"))
-                hashed.append(visitor.digest())
+        sent: list[tuple[str, Any]] = []
+        all_time: dict[pairs_module.Group, dict[pairs_module.Target, dict[str, int]]] = {}
+        if pairs and len(views):
+            if not views.flying:
+                views.batch = secrets.token_hex(8)  # a new chunk: a new batch
+            groups = pairs_module.expand(views.take(_VIEWS_CHUNK).items(), self.keys)
+            all_time = {group: targets for group, targets in groups.items() if group[1] is None}
+            day = {group: targets for group, targets in groups.items() if group[1] is not None}
+            sent += self._queue_pairs(pipe, day, views.batch)
+        writing_all = all_pairs and len(later) > 0
+        if writing_all:
+            if not later.flying:
+                later.batch = "all" + secrets.token_hex(8)
+            sent += self._queue_pairs(pipe, later.take(_CHUNK), later.batch)
+        salts: dict[int, bytes] = {}  # each day's salt read once a write
+        sent += self._queue_visitors(pipe, pending.visitors, salts)
+        sent += self._queue_live(pipe, pending.live, salts)
+        try:
+            replies = pipe.execute(raise_on_error=False) if sent else []
+        except (UnicodeError, redis.DataError) as error:
+            # Members are repaired where text comes in; should one still not be sendable, it
+            # would fail this pipeline forever: give up the pairs chunk, keep the visitors.
+            lost = sum(views.flying.values())
+            logger.error(
+                "wsgi_analytics: drill-down pairs of %d page views dropped: %s", lost, error
+            )
+            views.dropped += lost
+            views.landed()
+            if writing_all:
+                later.dropped += sum(later.flying.values())
+                later.landed()
+            return
+        retry: BaseException | None = None
+        for reply, (kind, what) in zip(replies, sent, strict=True):
+            if not isinstance(reply, redis.ResponseError):
+                if kind == "pairs trim":
+                    self._pairs_untrimmed.pop(what, None)
+                elif kind == "expire":
+                    self._expiring.add(what)
+                continue
+            if not_now(reply):
+                retry = retry or reply
+            elif kind == "pairs":
+                warn_limited("refused", "wsgi_analytics: Redis refused drill-down pairs: %s", reply)
+            else:
+                warn_limited("command", "wsgi_analytics: Redis refused a command: %s", reply)
+        if retry is not None:
+            raise retry
+        if views.flying:
+            views.landed()
+            later.add(all_time)
+        if writing_all:
+            later.landed()
+        pending.written_visitors()
+        pending.written_live()
+
+    def _queue_pairs(
+        self,
+        pipe: Any,
+        groups: dict[pairs_module.Group, dict[pairs_module.Target, dict[str, int]]],
+        batch: str,
+    ) -> list[tuple[str, Any]]:
+        """Queue the pair increments of ``groups`` (`pairs.expand`), their trims and the day
+        keys' expiries; returns what each command stands for (`_write_rest` reads the
+        replies)."""
+        keys = self.keys
+        sent: list[tuple[str, Any]] = []
+        written: dict[str, int] = {}
+        days: dict[str, int] = {}
+        for (dimension, day), targets in groups.items():
+            marker = keys.batch(f"pairs.{dimension}", batch, day or 0)
+            for call_keys, args, counts in pairs_module.increment_args(targets, marker):
+                pipe.execute_command(
+                    "EVAL",
+                    pairs_module.INCREMENT_PAIRS,
+                    len(call_keys),
+                    *call_keys,
+                    DEDUP_SECONDS,
+                    *args,
+                )
+                sent.append(("pairs", None))
+                for key, count in counts.items():
+                    written[key] = written.get(key, 0) + count
+            if day is not None:
+                for day_key, _ in targets:
+                    days[day_key] = day
+        # Trimmed like any key, each to its own (smaller) size.
+        untrimmed, slack = self._pairs_untrimmed, max(1, self.pair_limit // 8)
+        for key, count in written.items():
+            total = untrimmed[key] = untrimmed.get(key, 0) + count
+            if total >= slack:
+                pipe.zremrangebyrank(key, 0, -self.pair_limit - 1)
+                sent.append(("pairs trim", key))
+        sent += [("expire", key) for key in self._expire(pipe, days)]
+        return sent
+
+    def _hashes(self, day: int, entries: set[str], salts: dict[int, bytes]) -> list[bytes]:
+        salt = salts.get(day)
+        if salt is None:
+            salt = salts[day] = self._salt(day)
+        # Copying a keyed hash is cheaper than keying a new one (0.3 vs 0.5 µs a visitor); the
+        # digests are the same.
+        keyed = hashlib.blake2b(key=salt, digest_size=8)
+        hashed = []
+        for index, entry in enumerate(entries):
+            if index and not index % STEP_ENTRIES:
+                pipeline.pause()
+            visitor = keyed.copy()
+            # Only hashed, never stored: any stable encoding will do, and "surrogatepass"
+            # cannot fail on a lone surrogate a server left in the user agent.
+            visitor.update(entry.encode("utf-8", "surrogatepass"))
+            hashed.append(visitor.digest())
+        return hashed
+
+    def _queue_visitors(
+        self, pipe: Any, visitors: dict[int, set[str]], salts: dict[int, bytes]
+    ) -> list[tuple[str, Any]]:
+        """PFADD each day's visitors (PFADD and PFMERGE are idempotent: a retry sends all of
+        them again)."""
+        sent: list[tuple[str, Any]] = []
+        for day, entries in visitors.items():
+            hashed = self._hashes(day, entries, salts)
             for start in range(0, len(hashed), _CHUNK):
                 pipe.pfadd(self.keys.uniques(day), *hashed[start : start + _CHUNK])
+                sent.append(("visitors", None))
             # The all-time HyperLogLog is the union of the days': merging the day's registers
             # into it (one command, same hash slot) counts exactly what adding every visitor
             # again would, without sending them twice.
             # (Sent raw: redis-py refuses pfmerge() in a cluster pipeline, though both keys share
             # a slot and the cluster routes the command by its first key.)
             pipe.execute_command("PFMERGE", self.keys.uniques(None), self.keys.uniques(day))
-            expiring += self._expire(pipe, {self.keys.uniques(day): day})
-        for reply in pipe.execute(raise_on_error=False):
-            if isinstance(reply, redis.ResponseError):
-                if not_now(reply):
-                    # PFADD and PFMERGE are idempotent: the retry sends all of them again.
-                    raise reply
-                warn_limited("command", "wsgi_analytics: Redis refused a command: %s", reply)
-        self._expiring.update(expiring)
-        pending.written_visitors()
+            sent.append(("visitors", None))
+            sent += [("expire", key) for key in self._expire(pipe, {self.keys.uniques(day): day})]
+        return sent
+
+    def _queue_live(
+        self, pipe: Any, live: dict[int, set[str]], salts: dict[int, bytes]
+    ) -> list[tuple[str, Any]]:
+        """PFADD each minute's visitors (the uniques' hashes, so a visitor seen in several
+        minutes of a day counts once) to the minute's key, kept `LIVE_SECONDS`."""
+        sent: list[tuple[str, Any]] = []
+        now = time.time()
+        for minute, entries in live.items():
+            expires = minute * 60 + LIVE_SECONDS
+            if expires <= now or not entries:
+                continue  # too old to be read (a flush after an outage): not worth a key
+            hashed = self._hashes(self.clock.day(minute * 60), entries, salts)
+            key = self.keys.live(minute)
+            for start in range(0, len(hashed), _CHUNK):
+                pipe.pfadd(key, *hashed[start : start + _CHUNK])
+                sent.append(("live", None))
+            pipe.expireat(key, expires)
+            sent.append(("live", None))
+        return sent
 
     def _salt(self, day: int) -> bytes:
         """The day's salt, shared by every worker through Redis (the first to ask creates it).
@@ -452,7 +628,7 @@ class Writer:
         # outage) gets a salt for one more hour: an expiry in the past would delete the key as
         # it is set, and the day's visitors could never be written.
         proposal = known or secrets.token_hex(16).encode()
-        expires = max((day + 1) * 86400 + 3600, int(time.time()) + 3600)
+        expires = max(self.clock.day_end(day) + 3600, int(time.time()) + 3600)
         pipe.set(key, proposal, nx=True, exat=expires)
         pipe.get(key)
         created, stored = pipe.execute(raise_on_error=False)
@@ -482,7 +658,7 @@ class Writer:
             self._expiring_since = now
         queued = [key for key in days if key not in self._expiring]
         for key in queued:
-            pipe.expireat(key, (days[key] + 1 + self.retention_days) * 86400)
+            pipe.expireat(key, self.clock.day_end(days[key]) + self.retention_days * 86400)
         return queued
 
 
