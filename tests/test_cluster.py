@@ -147,6 +147,13 @@ def check_stats(stats: Stats) -> None:
     assert stats.top("browsers") == [("Chrome", 6)]
     assert stats.top("signups") == [("alice", 1)]
     assert [count for _, count in stats.timeline() if count] == [6]  # one hour, 24 listed
+    # The drill-down pairs (one script call over one filter's keys: one slot) and the live
+    # minutes (PFCOUNT over several minutes: one slot).
+    assert stats.top("sources") == [("search.example", 6)]
+    assert stats.top("sources", where=("paths", "/a")) == [("search.example", 4)]
+    assert stats.top("paths", where=("sources", "search.example")) == [("/a", 4), ("/b", 2)]
+    assert stats.top("paths", days=None, where=("countries", "(unknown)")) == [("/a", 4), ("/b", 2)]
+    assert stats.live(5) == 1
 
 
 def test_each_dimension_lives_in_one_slot() -> None:
