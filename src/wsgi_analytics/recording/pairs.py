@@ -37,7 +37,7 @@ from ..keys import (
     Keys,
     pair_member,
 )
-from .pipeline import pause
+from . import pipeline  # pipeline.pause, looked up at each call (benchmarks time the steps)
 
 __all__ = [
     "INCREMENT_PAIRS",
@@ -129,7 +129,9 @@ class PairCounts:
         written; the writer names each new chunk's batch)."""
         if not self.flying:
             chunk = dict(itertools.islice(self.counts.items(), size))
-            for entry in chunk:
+            for step, entry in enumerate(chunk, 1):
+                if not step % _MEMBERS_A_STEP:
+                    pipeline.pause()  # a chunk is up to 16k views
                 del self.counts[entry]
             self.flying = chunk
         return self.flying
@@ -176,9 +178,13 @@ class AllTimePairs:
     def add(self, groups: dict[Group, dict[Target, dict[str, int]]]) -> None:
         """Merge the all-time groups of `expand` (``day`` None)."""
         counts = self.counts
+        step = 0
         for (dimension, _), targets in groups.items():
             for (key, _), members in targets.items():
                 for member, amount in members.items():
+                    step += 1
+                    if not step % _MEMBERS_A_STEP:
+                        pipeline.pause()  # a chunk's all-time pairs: thousands of members
                     entry = (dimension, key, member)
                     found = counts.get(entry)
                     if found is not None:
@@ -206,7 +212,9 @@ class AllTimePairs:
                 del self.counts[entry]
             self.flying = chunk
         groups: dict[Group, dict[Target, dict[str, int]]] = {}
-        for (dimension, key, member), amount in self.flying.items():
+        for step, ((dimension, key, member), amount) in enumerate(self.flying.items(), 1):
+            if not step % _MEMBERS_A_STEP:
+                pipeline.pause()
             targets = groups.setdefault((dimension, None), {})
             targets.setdefault((key, None), {})[member] = amount
         return groups
@@ -244,7 +252,7 @@ def expand(
     tallies: dict[tuple[str, int, str], dict[tuple[str, str], int]] = {}
     for number, ((day, view), amount) in enumerate(views, 1):
         if number % _VIEWS_A_STEP == 0:
-            pause()  # a chunk is thousands of views: let the request threads in between
+            pipeline.pause()  # a chunk is thousands of views: let the request threads in
         paired = [pair for pair in view if pair[0] in PAIRED]
         for pair in paired:
             filter_dimension = pair[0]
@@ -260,7 +268,7 @@ def expand(
     groups: dict[Group, dict[Target, dict[str, int]]] = {}
     for number, ((filter_dimension, day, w), tally) in enumerate(tallies.items(), 1):
         if number % _VIEWS_A_STEP == 0:
-            pause()
+            pipeline.pause()
         on_day = groups.setdefault((filter_dimension, day), {})
         day_members = on_day.setdefault((keys.pairs(filter_dimension, day, w), None), {})
         all_time = groups.setdefault((filter_dimension, None), {})
@@ -274,7 +282,8 @@ def expand(
 
 
 _FILTERS = frozenset(PAIR_FILTERS)
-_VIEWS_A_STEP = 128  # views (or filter members) expanded between two pauses: ~0.3 ms
+_MEMBERS_A_STEP = 1024  # all-time pair members handled between two pauses: ~0.3 ms
+_VIEWS_A_STEP = 48  # views (or filter members) expanded between two pauses: ~0.3 ms
 
 # KEYS: pairs keys of one filter dimension (one slot), then the batch's marker key. ARGV: the
 # marker's lifetime, then groups of four: the index in KEYS of a day key, of its all-time key (0:

@@ -528,6 +528,7 @@ class Writer:
         for (dimension, day), targets in groups.items():
             marker = keys.batch(f"pairs.{dimension}", batch, day or 0)
             for call_keys, args, counts in pairs_module.increment_args(targets, marker):
+                pipeline.pause()  # each call's members were grouped and joined: thousands
                 pipe.execute_command(
                     "EVAL",
                     pairs_module.INCREMENT_PAIRS,
