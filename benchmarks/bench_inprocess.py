@@ -178,9 +178,9 @@ def run(
         for name, variant, options in names:
             recorder = None
             if variant == "wrapped":
-                recorder = Recorder(
-                    redis_url, prefix=f"bench-{kind}", flush_interval=_ASLEEP, **options
-                )
+                # a prefix each: a time zone is stored under its prefix at the first write
+                prefix = f"bench-{kind}-{len(recorders)}"
+                recorder = Recorder(redis_url, prefix=prefix, flush_interval=_ASLEEP, **options)
                 recorders.append(recorder)
             try:
                 built = peers.build(kind, variant, redis_url, recorder=recorder)
