@@ -184,7 +184,7 @@ class Pending:
         counts, add, setup = self.counts, self.add, self.setup
         day_of = setup.clock.day
         # shape -> [its first event, requests of that shape, whether they are page views, its
-        # position in `paired`]
+        # position in `paired`, its `by_shape` members (computed once: counted at the end)]
         shapes: dict[tuple[Agent, int, str, int, bool, bool], list[Any]] = {}
         paired: list[View] = []  # each shape's members in the paired dimensions
         days: dict[int, int] = {}  # minute -> day
@@ -215,7 +215,7 @@ class Pending:
                 if slot is None:
                     viewed = not item.throttled and page_view(facts, item.status, agent, document)
                     members = by_shape(item, agent, setup)
-                    slot = shapes[shape] = [item, 0, viewed, len(paired)]
+                    slot = shapes[shape] = [item, 0, viewed, len(paired), members]
                     paired.append(tuple(pair for pair in members if pair[0] in PAIRED))
                     # Hold the shape's entries now, in arrival order: added only after the
                     # loop, they would find max_pending already filled by a burst of paths.
@@ -257,8 +257,8 @@ class Pending:
             except Exception:
                 logger.exception("wsgi_analytics: could not count a request; skipped")
         self.drained_bytes += drained
-        for (agent, minute, *_), (event, amount, *_) in shapes.items():
-            for dimension, member in by_shape(event, agent, setup):
+        for (_, minute, *_), (_, amount, _, _, members) in shapes.items():
+            for dimension, member in members:
                 add(dimension, days[minute], member, amount)
         self._add_live(live)
         # Shapes of different minutes can hold the same members: their views add up.

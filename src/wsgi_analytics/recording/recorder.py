@@ -60,8 +60,8 @@ ALL_TIME_PAIRS_EVERY = 300.0
 _live: weakref.WeakSet[Recorder] = weakref.WeakSet()
 # The flusher's steps (see `Recorder._drain`): about this much CPU each, then a pause
 # (`pipeline.pause`) that lets a waiting thread take the interpreter.
-STEP_SECONDS = 0.0004
-_MIN_STEP, _MAX_STEP = 8, 4096
+STEP_SECONDS = 0.0008
+_MIN_STEP, _MAX_STEP = 32, 4096
 
 
 class Recorder:
