@@ -163,6 +163,11 @@ class Pending:
         self.live: dict[int, set[str]] = {}
         self.live_bytes = 0
         self.pairs = PairCounts(max_pending, max_bytes // 2)
+        # What each request shape counts (`by_shape`), kept across drain steps, and the
+        # shapes' members in the paired dimensions (by position)
+        self._shapes: dict[tuple[Agent, int, str, int, bool, bool], tuple[bool, Any, int]] = {}
+        self._paired: list[View] = []
+        self._shapes_setup = setup
         self.all_pairs = AllTimePairs(max_pending, max_bytes // 2)
         self.dropped = 0
 
@@ -183,10 +188,15 @@ class Pending:
         """
         counts, add, setup = self.counts, self.add, self.setup
         day_of = setup.clock.day
-        # shape -> [its first event, requests of that shape, whether they are page views, its
-        # position in `paired`, its `by_shape` members (computed once: counted at the end)]
+        known_shapes, paired = self._shapes, self._paired
+        if len(known_shapes) > 4096 or self._shapes_setup is not setup:
+            # A flusher moves on minute by minute; the zone may have been settled meanwhile.
+            known_shapes.clear()
+            paired.clear()
+            self._shapes_setup = setup
+        # shape -> [(whether its requests are page views, its `by_shape` pairs, its position in
+        # `paired`), requests of that shape in this call, its day]
         shapes: dict[tuple[Agent, int, str, int, bool, bool], list[Any]] = {}
-        paired: list[View] = []  # each shape's members in the paired dimensions
         days: dict[int, int] = {}  # minute -> day
         seen: dict[int, set[tuple[str | None, str]]] = {}
         live: dict[int, set[tuple[str | None, str]]] = {}
@@ -213,24 +223,32 @@ class Pending:
                 shape = (agent, minute, facts.method, item.status, item.throttled, document)
                 slot = shapes.get(shape)
                 if slot is None:
-                    viewed = not item.throttled and page_view(facts, item.status, agent, document)
-                    members = by_shape(item, agent, setup)
-                    slot = shapes[shape] = [item, 0, viewed, len(paired), members]
-                    paired.append(tuple(pair for pair in members if pair[0] in PAIRED))
+                    # What a shape counts is worked out once, not once per drain step (the
+                    # recorder drains in steps of a few dozen requests).
+                    known = known_shapes.get(shape)
+                    if known is None:
+                        viewed = not item.throttled and page_view(
+                            facts, item.status, agent, document
+                        )
+                        members = by_shape(item, agent, setup)
+                        known = known_shapes[shape] = (viewed, members, len(paired))
+                        paired.append(tuple(pair for pair in members if pair[0] in PAIRED))
+                    slot = shapes[shape] = [known, 0, day]
                     # Hold the shape's entries now, in arrival order: added only after the
                     # loop, they would find max_pending already filled by a burst of paths.
-                    for dimension, member in members:
+                    for dimension, member in known[1]:
                         if (dimension, day, member) not in counts:
                             add(dimension, day, member, 0)
                 slot[1] += 1
-                if slot[2]:
+                page = slot[0][0]
+                if page:
                     # `by_request` of a page view, in its two parts: the page's own pairs are
                     # also its drill-down view (utm_source and the like ride along; `pairs`
                     # skips them).
                     own = page_pairs(item, setup)
                     increments = route_pairs(item)
                     increments += own
-                    views.setdefault((day, slot[3], own), [0])[0] += 1
+                    views.setdefault((day, slot[0][2], own), [0])[0] += 1
                 else:
                     increments = by_request(item, False, setup)
                 for dimension, member in increments:
@@ -240,7 +258,7 @@ class Pending:
                         add(dimension, day, member, 1)
                     else:
                         counts[entry] = found + 1
-                if slot[2] and room > 0:
+                if page and room > 0:
                     client = (item.client_id, facts.user_agent)
                     distinct = live.get(minute)
                     if distinct is None:
@@ -257,9 +275,9 @@ class Pending:
             except Exception:
                 logger.exception("wsgi_analytics: could not count a request; skipped")
         self.drained_bytes += drained
-        for (_, minute, *_), (_, amount, _, _, members) in shapes.items():
+        for (_, members, _), amount, day in shapes.values():
             for dimension, member in members:
-                add(dimension, days[minute], member, amount)
+                add(dimension, day, member, amount)
         self._add_live(live)
         # Shapes of different minutes can hold the same members: their views add up.
         merged: dict[tuple[int, View], int] = {}
@@ -299,7 +317,7 @@ class Pending:
                 visitors.add(visitor)
                 room -= size
         self.live_bytes = self.max_visitor_bytes // 4 - room
-        if live:
+        if len(live) > LIVE_SECONDS // 60:
             # A minute is read for 30 minutes: one older is no use (after an outage).
             newest = max(live)
             for minute in [m for m in live if m < newest - LIVE_SECONDS // 60]:
