@@ -213,6 +213,11 @@ def test_live_view_refreshes_itself(site: TestClient) -> None:
     assert links(live.text)["← Dashboard"] == "/"
     assert "http-equiv" not in site.get("/").text  # only the live view reloads
     assert live.headers["cache-control"] == "no-store"
+    # One visitor (one address and agent) in the last minutes, on both pages.
+    assert '<span class="dot" aria-hidden="true"></span>1</div>' in live.text
+    assert "1 now" in live.text.split("</title>")[0]
+    page = site.get("/?days=30").text
+    assert card(page, "Visitors now").startswith("Visitors now1in the last 5 minutes")
 
 
 @pytest.mark.parametrize("path", ["/", "/api.json", "/export.csv", "/live"])
