@@ -174,3 +174,20 @@ def test_rest_after_failure_spares_a_dead_server(
     monkeypatch.setattr(gate, "script", counting)
     assert [gate.check(post(), 0) for _ in range(20)] == [None] * 20
     assert calls == 1
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_a_pooled_connection_lost_in_a_restart_is_replaced(
+    private_server: EmbeddedServer, recorder: Recorder, throttles: list[Throttle], flavour: str
+) -> None:
+    # The gate's idle connection dies with the server; the next request must be decided on a
+    # new one (as redis-py reconnects), not failed: with fail_open=False that would be a 503.
+    throttle = Throttle(limit=2, window=60, fail_open=False)
+    throttles.append(throttle)
+
+    def restart() -> None:
+        private_server.stop()
+        private_server.start()  # an empty server: the quota starts over
+
+    outcomes = check(throttle, recorder, flavour, 3, between=restart)
+    assert [getattr(outcome, "status", None) for outcome in outcomes] == [None, None, 429]

@@ -393,7 +393,18 @@ class RawScript:
             sock = self._idle.pop()
         except IndexError:
             sock = self._call_safely(self._connect)
-        reply = self._call_safely(self._round_trip, sock, payload, close=sock)
+            reply = self._call_safely(self._round_trip, sock, payload, close=sock)
+        else:
+            try:
+                reply = self._call_safely(self._round_trip, sock, payload, close=sock)
+            except redis.ConnectionError:
+                # A pooled socket the server closed while it sat idle (a restart, a failover,
+                # `CLIENT KILL`, an idle timeout): the command never ran, so it is sent once more
+                # on a new connection, as redis-py reconnects, instead of failing this request
+                # open. (Were it a reply lost after the script ran, the retry would count the
+                # request twice: stricter by one, never looser.) A timeout is not retried.
+                sock = self._call_safely(self._connect)
+                reply = self._call_safely(self._round_trip, sock, payload, close=sock)
         if isinstance(reply, redis.ResponseError) and str(reply).startswith("NOSCRIPT"):
             # the script cache was flushed (a restart, SCRIPT FLUSH): load it and ask again
             parts[:2] = [b"EVAL", self.script]
@@ -567,9 +578,20 @@ class AsyncRawScript:
         parts = [b"EVALSHA", self.sha, b"%d" % len(keys)]
         parts += [key.encode() for key in keys]
         parts += [b"%d" % arg for arg in args]
-        idle = self._idle
-        protocol = idle.pop() if idle else await self._connect()
-        reply = await self._ask(protocol, _encode(parts))
+        idle, payload = self._idle, _encode(parts)
+        while idle and idle[-1].broken:  # lost while idle: its connection_lost said so
+            idle.pop().close()
+        if idle:
+            protocol = idle.pop()
+            try:
+                reply = await self._ask(protocol, payload)
+            except redis.ConnectionError:
+                # closed by the server just as it was taken (see `RawScript.__call__`)
+                protocol = await self._connect()
+                reply = await self._ask(protocol, payload)
+        else:
+            protocol = await self._connect()
+            reply = await self._ask(protocol, payload)
         if isinstance(reply, redis.ResponseError) and str(reply).startswith("NOSCRIPT"):
             parts[:2] = [b"EVAL", self.script]  # the script cache was flushed: load it again
             reply = await self._ask(protocol, _encode(parts))
