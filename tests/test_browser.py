@@ -153,3 +153,22 @@ def test_today_and_one_table_fit(
     )
     assert table["tables"] == ["dim-paths"]
     assert table["scrollWidth"] <= table["innerWidth"], table["overflowing"]
+
+
+@pytest.mark.parametrize("width", [360, 1400])
+def test_filtered_page_fits(
+    dashboard_url: str, browser: Browser, tmp_path: Path, width: int
+) -> None:
+    found = measure(
+        browser,
+        f"{dashboard_url}?days=30&where=sources%3AHacker+News",
+        width,
+        tmp_path / f"dashboard-filtered-{width}.png",
+    )
+    assert found["bars"] >= 1
+    assert {"dim-paths", "dim-sources", "dim-countries"} <= set(found["tables"])
+    assert "dim-bots" not in found["tables"]  # requests are not filtered
+    assert browser.evaluate("document.querySelector('p.filter a.clear').textContent") == (
+        "\u00d7 clear filter"
+    )
+    assert_fits(found)
