@@ -665,15 +665,15 @@ def live_page(view: View) -> str:
         + f'<body><header>{_brand(view)}<nav class="ranges" aria-label="Range">'
         f'<a href="{escape(view.base)}">← Dashboard</a><a class="on" aria-current="page" '
         f'href="{escape(view.base)}live">Live</a></nav></header><main>'
-        f'<h1 class="range">Live <span class="dates">updated every {LIVE_REFRESH} seconds · '
-        f"{escape(snapshot.generated_at)}</span></h1>"
+        f'<h1 class="range">Live <span class="dates">updated every {LIVE_REFRESH} seconds, '
+        f"last at {escape(snapshot.generated_at[11:19])} UTC</span></h1>"
         '<section class="cards live" aria-label="Now">'
         + _card(
             "Visitors now",
             f'<span class="dot" aria-hidden="true"></span>{now:,}',
             f"with a page view in the last {LIVE_MINUTES} minutes",
         )
-        + _card("Page views today", f"{snapshot.page_views:,}", escape(snapshot.zone))
+        + _card("Page views today", f"{snapshot.page_views:,}", f"today in {escape(snapshot.zone)}")
         + f'</section><section class="tables" aria-label="Today">{tables}</section></main>'
         "</body></html>"
     )
