@@ -176,7 +176,9 @@ def meter_holds(holds: Histogram) -> Callable[[], None]:
 
     cpu = time.thread_time
     started: dict[int, float] = {}
-    pause, flush = pipeline.pause, recorder.Recorder.flush
+    # the background flusher calls `_flush` (its every-few-seconds parts), flush() calls it too
+    name = "_flush" if hasattr(recorder.Recorder, "_flush") else "flush"
+    pause, flush = pipeline.pause, getattr(recorder.Recorder, name)
 
     def timed_pause() -> None:
         me = threading.get_ident()
@@ -187,20 +189,23 @@ def meter_holds(holds: Histogram) -> Callable[[], None]:
         if began is not None:
             started[me] = cpu()
 
-    def timed_flush(self: Any) -> None:
+    def timed_flush(self: Any, *args: Any, **kwargs: Any) -> None:
         me = threading.get_ident()
+        if me in started:  # flush() calling _flush(): timed once, by the outer call
+            flush(self, *args, **kwargs)
+            return
         started[me] = cpu()
         try:
-            flush(self)
+            flush(self, *args, **kwargs)
         finally:
             holds.add((cpu() - started.pop(me)) * 1e6)
 
     pipeline.pause = timed_pause
-    recorder.Recorder.flush = timed_flush  # type: ignore[method-assign]
+    setattr(recorder.Recorder, name, timed_flush)
 
     def undo() -> None:
         pipeline.pause = pause
-        recorder.Recorder.flush = flush  # type: ignore[method-assign]
+        setattr(recorder.Recorder, name, flush)
 
     return undo
 

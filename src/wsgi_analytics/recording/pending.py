@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import sys
+import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
@@ -176,9 +177,11 @@ class Pending:
         queue: deque[Any],
         classify: Callable[[str, str, str], Agent],
         limit: int | None = None,
-    ) -> None:
-        """Pop and count the queued requests (at most ``limit``): `Event` objects, or the plain
-        tuples of `pack` that the recorder queues.
+        deadline: float | None = None,
+    ) -> int:
+        """Pop and count the queued requests (at most ``limit``, and none past ``deadline``, a
+        `time.perf_counter` value): `Event` objects, or the plain tuples of `pack` that the
+        recorder queues. Returns how many were taken.
 
         The counts of `increments` on each event (a test checks it), at a fraction of the cost:
         the `by_shape` pairs are counted once per distinct shape in the batch (a shape holds a
@@ -206,7 +209,14 @@ class Pending:
         left = len(queue) if limit is None else limit
         drained = 0
         room = self.max_visitor_bytes - self.visitor_bytes
+        taken = 0
+        clock = time.perf_counter
         while queue and left > 0:
+            # a deadline checked every 8 requests: first sights (an agent to parse, a referrer
+            # to classify) cost 10-100 times a memo hit, and a step must stay short anyway
+            if deadline is not None and not taken & 7 and taken and clock() > deadline:
+                break
+            taken += 1
             left -= 1
             item = popleft()
             try:
@@ -299,6 +309,7 @@ class Pending:
                     break
                 visitors.add(visitor)
                 self.visitor_bytes += size
+        return taken
 
     def _add_live(self, found: dict[int, set[tuple[str | None, str]]]) -> None:
         live = self.live

@@ -358,11 +358,16 @@ class Recorder:
         while count > 0:
             size = min(count, step)
             began = clock()
-            pending.drain(queue, classify, size)
+            # sized to take STEP_SECONDS; cut at twice that whatever the requests cost
+            taken = pending.drain(
+                queue, classify, size, deadline=time.perf_counter() + 2 * STEP_SECONDS
+            )
             spent = clock() - began
-            count -= size
+            count -= taken
+            if not taken:
+                break  # the queue is empty
             if spent > 0:
-                step = max(_MIN_STEP, min(_MAX_STEP, int(size * STEP_SECONDS / spent)))
+                step = max(_MIN_STEP, min(_MAX_STEP, int(taken * STEP_SECONDS / spent)))
             if count > 0 and queue:
                 pipeline.pause()
         self._step = step
