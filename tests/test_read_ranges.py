@@ -133,11 +133,33 @@ def test_previous_period(days: Stats, call: dict[str, Any], expected: tuple[obje
 
 def test_no_previous_period_for_all_time_or_past_the_retention(client: redis.Redis) -> None:
     put(client, T, {"/": 1})
+    put(client, T - 9, {"/": 1})  # counted since the first day still kept
     with Stats(client=client, retention_days=10) as stats:
         assert stats.snapshot(days=None).previous is None
         assert stats.snapshot(days=6).previous is None  # would reach 11 days back
         assert stats.snapshot(days=5).previous is not None
         assert stats.snapshot(days=3, previous=False).previous is None
+
+
+@pytest.mark.parametrize(
+    ("days", "compared"),
+    [
+        pytest.param(1, True, id="today against yesterday, counted"),
+        pytest.param(2, False, id="two days against two, one before the first"),
+        pytest.param(7, False, id="a week against the week before the site began"),
+    ],
+)
+def test_no_previous_period_before_the_first_counted_day(
+    client: redis.Redis, days: int, compared: bool
+) -> None:
+    # A young site: a comparison with days before its first page view would read "+700%".
+    put(client, T - 1, {"/": 1})
+    put(client, T, {"/": 8})
+    with Stats(client=client) as stats:
+        previous = stats.snapshot(days=days).previous
+    assert (previous is not None) is compared
+    if previous is not None:
+        assert previous.page_views == 1
 
 
 def test_ranges_are_cut_at_the_retention(days: Stats, client: redis.Redis) -> None:

@@ -297,7 +297,8 @@ class Stats:
         - ``where``: the page filtered to one member of a filter dimension: tables of the
           page-view dimensions only, ``uniques`` ``None`` (not counted per member);
         - ``previous``: page views and uniques of the period of the same length just before
-          (``None`` for all time, or when that period reaches past the retention);
+          (``None`` for all time, or when that period reaches past the retention or before
+          the first day anything was counted);
         - ``routes``: that many `RouteStats` rows (0: none read);
         - ``live``: visitors in the last that many minutes (``None``: not read).
         """
@@ -311,7 +312,13 @@ class Stats:
         ):
             raise ValueError(f"live must be from 1 to {_LIVE_MAX} minutes, or None")
         span = self.span(days, start=start, end=end)
-        before = span.previous(self.today() - self.retention_days) if previous else None
+        before = None
+        if previous:
+            # Compared only with a period the site was counted in whole: against the days
+            # before its first page view a young site would show "+7,429% vs 7".
+            before = span.previous(self.today() - self.retention_days)
+            if before is not None and before.first < self._first_recorded(span.last):
+                before = None
         # Reads that need a reply before they can go on run first, in their own round trips.
         route_list = self._routes(span, routes) if routes else []
         filtered: dict[str, Table] = {}
