@@ -368,7 +368,10 @@ class Recorder:
                 break  # the queue is empty
             if spent > 0:
                 step = max(_MIN_STEP, min(_MAX_STEP, int(taken * STEP_SECONDS / spent)))
-            if count > 0 and queue:
+            # Behind (a queue deep enough to wake the flusher early), throughput comes first:
+            # each pause can cost the flusher a GIL switch interval when requests keep the
+            # interpreter busy.
+            if count > 0 and 0 < len(queue) < self._flush_at:
                 pipeline.pause()
         self._step = step
 
