@@ -115,10 +115,18 @@ def _endpoints(routes: list[RouteStats]) -> list[str]:
         return [*lines, "  (none)"]
     lines += [
         f"  {_cell(row.route, _WIDTH)}{row.requests:>9,} {row.client_errors:>6,} "
-        f"{row.errors:>6,} {row.p50:>8.1f} {row.p95:>8.1f} {row.p99:>8.1f}"
+        f"{row.errors:>6,} {_ms(row.p50):>8} {_ms(row.p95):>8} {_ms(row.p99):>8}"
         for row in routes
     ]
     return lines
+
+
+def _ms(value: float) -> str:
+    """Milliseconds with two significant digits below 10 ms: a static file's 0.04 ms must not
+    read 0.0 (the sketch is good to 2 %, so more digits would be noise)."""
+    if value >= 10 or value == 0:  # 0: no time was recorded (requests counted without one)
+        return f"{value:,.0f}"
+    return f"{value:.1f}" if value >= 1 else f"{value:.2f}"
 
 
 def _change(now: int, before: int | None) -> str:
