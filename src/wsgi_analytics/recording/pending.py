@@ -159,17 +159,17 @@ class Pending:
         self.inflight: dict[Entry, int] | None = None
         self._overlap = 0  # entries in both `counts` and the chunk in flight
         self.visitors: dict[int, set[str]] = {}
-        # Minute (since the epoch) -> its visitors, for `Stats.live`; bounded by a quarter of
+        # Minute (since the epoch) -> its visitors, for `Stats.live`; bounded by an eighth of
         # the visitors' bytes, and by age (`LIVE_SECONDS`).
         self.live: dict[int, set[str]] = {}
         self.live_bytes = 0
-        self.pairs = PairCounts(max_pending, max_bytes // 2)
+        self.pairs = PairCounts(max_pending, max_bytes // 4)
         # What each request shape counts (`by_shape`), kept across drain steps, and the
         # shapes' members in the paired dimensions (by position)
         self._shapes: dict[tuple[Agent, int, str, int, bool, bool], tuple[bool, Any, int]] = {}
         self._paired: list[View] = []
         self._shapes_setup = setup
-        self.all_pairs = AllTimePairs(max_pending, max_bytes // 2)
+        self.all_pairs = AllTimePairs(max_pending, max_bytes // 4)
         self.dropped = 0
 
     def drain(
@@ -313,7 +313,7 @@ class Pending:
 
     def _add_live(self, found: dict[int, set[tuple[str | None, str]]]) -> None:
         live = self.live
-        room = self.max_visitor_bytes // 4 - self.live_bytes
+        room = self.max_visitor_bytes // 8 - self.live_bytes
         for minute, distinct in found.items():
             visitors = live.setdefault(minute, set())
             for who, user_agent in distinct:
@@ -327,7 +327,7 @@ class Pending:
                     break  # live counts are a glance, not a record: the rest is left out
                 visitors.add(visitor)
                 room -= size
-        self.live_bytes = self.max_visitor_bytes // 4 - room
+        self.live_bytes = self.max_visitor_bytes // 8 - room
         if len(live) > LIVE_SECONDS // 60:
             # A minute is read for 30 minutes: one older is no use (after an outage).
             newest = max(live)
