@@ -1,17 +1,14 @@
-"""What the WSGI and ASGI adapters share: their recorder, ``exclude=``, and recording that
-never raises."""
+"""What the WSGI and ASGI adapters share: their recorder, and recording that never raises."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from .._log import logger
 from ..recording.recorder import Recorder
-from ..request.exclude import Exclude, compile_exclude
 from ..request.facts import Facts
 
-__all__ = ["DEFAULT_PREFIX", "adapter_exclude", "adapter_recorder", "record_quietly"]
+__all__ = ["DEFAULT_PREFIX", "adapter_recorder", "record_quietly"]
 
 
 class _Default(str):
@@ -45,12 +42,6 @@ def adapter_recorder(
     if prefix is not DEFAULT_PREFIX and prefix != recorder.prefix:
         raise ValueError(f"prefix {prefix!r} differs from the recorder's {recorder.prefix!r}")
     return recorder
-
-
-def adapter_exclude(patterns: str | Iterable[str] | None) -> Exclude | None:
-    """``exclude=`` compiled once (`wsgi_analytics.request.exclude`); None when nothing is
-    excluded, so the request path pays one ``is None`` test."""
-    return compile_exclude(patterns)
 
 
 def record_quietly(

@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Any
 from .._log import logger
 from ..recording.recorder import Recorder
 from ..request.documents import wsgi_content_type
+from ..request.exclude import compile_exclude
 from ..request.facts import Facts, from_environ
 from ..request.routes import explicit_route
-from .common import DEFAULT_PREFIX, adapter_exclude, adapter_recorder, record_quietly
+from .common import DEFAULT_PREFIX, adapter_recorder, record_quietly
 
 if TYPE_CHECKING:
     from ..throttle import Throttle
@@ -50,7 +51,8 @@ class WSGIAnalytics:
         **recorder_options: Any,
     ) -> None:
         self.app = app
-        self._exclude = adapter_exclude(exclude)
+        # Compiled once; None when nothing is excluded (one `is None` test a request).
+        self._exclude = compile_exclude(exclude)
         self.recorder = adapter_recorder(
             recorder, redis_url, prefix, trusted_proxies, recorder_options
         )
