@@ -733,14 +733,12 @@ def test_from_environ_carries_what_the_rules_read() -> None:
     assert facts.host == HOST
 
 
-def test_the_background_flusher_writes_pairs_less_often(
+def test_the_background_flusher_writes_pairs_on_their_turn(
     redis_url: str, client: redis.Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Counts and live minutes every flush; the day's pairs every PAIRS_EVERY seconds (here:
-    every flush), the all-time pairs every ALL_TIME_PAIRS_EVERY (here: never); flush() writes
-    them all."""
+    """Counts and live minutes every flush; the pairs every PAIRS_EVERY seconds (here: every
+    flush), each on its day key and its all-time key at once."""
     monkeypatch.setattr(recorder_module, "PAIRS_EVERY", 0.0)
-    monkeypatch.setattr(recorder_module, "ALL_TIME_PAIRS_EVERY", 3600.0)
     recorder = Recorder(redis_url, flush_interval=0.05)
     serve(WSGIAnalytics(html, recorder=recorder), environ("/a/", client="8.8.8.8"))
     day = int(time.time() // 86400)
@@ -752,11 +750,14 @@ def test_the_background_flusher_writes_pairs_less_often(
         time.sleep(0.02)
     assert client.zscore(keys.day("paths", day), "/a/") == 1
     assert client.pfcount(*keys.live_range(2)) == 1
-    assert not client.exists(keys.pairs("paths", None, "/a/"))
-    recorder.flush()
     assert client.zscore(keys.pairs("paths", None, "/a/"), member) == 1
-    assert client.zscore(keys.pairs("paths", day, "/a/"), member) == 1
+    def dimensions(key: str) -> set[str]:
+        return {str(member).split("\x1f")[0] for member in client.zrange(key, 0, -1)}
+
+    assert "timeline" in dimensions(keys.pairs("paths", day, "/a/"))
+    assert "timeline" not in dimensions(keys.pairs("paths", None, "/a/"))  # hours: days only
     recorder.close()
+    assert client.zscore(keys.pairs("paths", None, "/a/"), member) == 1  # written once
 
 
 def test_no_pairs_between_their_turns(

@@ -13,7 +13,6 @@ crowd out the counts themselves.
 
 from __future__ import annotations
 
-import itertools
 import sys
 import time
 from collections import deque
@@ -25,7 +24,9 @@ from ..keys import LIVE_SECONDS
 from ..request.agents import Agent
 from ..request.documents import is_document
 from ..request.facts import Facts
-from .pairs import PAIRED, AllTimePairs, PairCounts, View
+from . import pipeline
+from .pairs import PAIRED, PairCounts, View
+from .pipeline import release
 from .rules import (
     UTC,
     Event,
@@ -169,7 +170,6 @@ class Pending:
         self._shapes: dict[tuple[Agent, int, str, int, bool, bool], tuple[bool, Any, int]] = {}
         self._paired: list[View] = []
         self._shapes_setup = setup
-        self.all_pairs = AllTimePairs(max_pending, max_bytes // 4)
         self.dropped = 0
 
     def drain(
@@ -212,9 +212,9 @@ class Pending:
         taken = 0
         clock = time.perf_counter
         while queue and left > 0:
-            # a deadline checked every 8 requests: first sights (an agent to parse, a referrer
+            # a deadline checked every 4 requests: first sights (an agent to parse, a referrer
             # to classify) cost 10-100 times a memo hit, and a step must stay short anyway
-            if deadline is not None and not taken & 7 and taken and clock() > deadline:
+            if deadline is not None and not taken & 3 and taken and clock() > deadline:
                 break
             taken += 1
             left -= 1
@@ -253,8 +253,8 @@ class Pending:
                 page = slot[0][0]
                 if page:
                     # `by_request` of a page view, in its two parts: the page's own pairs are
-                    # also its drill-down view (utm_source and the like ride along; `pairs`
-                    # skips them).
+                    # also its drill-down view (the unpaired ones, utm_source and the like,
+                    # are left out of it after the loop, once per distinct view).
                     own = page_pairs(item, setup)
                     increments = route_pairs(item)
                     increments += own
@@ -289,10 +289,11 @@ class Pending:
             for dimension, member in members:
                 add(dimension, day, member, amount)
         self._add_live(live)
-        # Shapes of different minutes can hold the same members: their views add up.
+        # Shapes of different minutes can hold the same members: their views add up. A view
+        # holds only the paired dimensions (not utm_source, utm_content, utm_term).
         merged: dict[tuple[int, View], int] = {}
         for (day, position, own), count in views.items():
-            view = (day, paired[position] + own)
+            view = (day, paired[position] + tuple([p for p in own if p[0] in PAIRED]))
             merged[view] = merged.get(view, 0) + count[0]
         self.pairs.add(merged)
         for day, distinct in seen.items():
@@ -336,9 +337,11 @@ class Pending:
                 self.live_bytes -= sum(sys.getsizeof(v) + _VISITOR_BYTES for v in gone)
 
     def written_live(self) -> None:
-        """The live minutes are in Redis: forget them."""
-        self.live.clear()
+        """The live minutes are in Redis: forget them (in steps: `pipeline.release`)."""
+        live, self.live = self.live, {}
         self.live_bytes = 0
+        for minute in live.values():
+            release(minute)
 
     def drain_counts(self, queue: deque[Count]) -> None:
         """Pop and add every queued custom count."""
@@ -380,16 +383,32 @@ class Pending:
         """The chunk in flight, or the next ``size`` entries as a new one; `done` once written
         (the writer names each new chunk's batch)."""
         if self.inflight is None:
-            chunk = dict(itertools.islice(self.counts.items(), size))
-            for entry in chunk:
-                del self.counts[entry]
-            self.inflight = chunk
-            self._inflight_bytes = sum(_ENTRY_BYTES + sys.getsizeof(m) for _, _, m in chunk)
+            counts = self.counts
+            if len(counts) <= size:
+                # The usual case: all of them, without touching each. (Its memory is the
+                # counts' own; with no chunk in flight, `bytes` is theirs alone.)
+                self.inflight, self.counts = counts, {}
+                self._inflight_bytes = self.bytes
+            else:
+                # From the end: popitem leaves no deleted slots for the next walk over the
+                # dict to skip (entries taken from the front made each take slower).
+                chunk: dict[Entry, int] = {}
+                held, getsizeof = 0, sys.getsizeof
+                for step in range(1, min(size, len(counts)) + 1):
+                    if not step % 1024:
+                        pipeline.pause()  # thousands of entries: ~0.2 ms a thousand
+                    entry, amount = counts.popitem()
+                    chunk[entry] = amount
+                    held += _ENTRY_BYTES + getsizeof(entry[2])
+                self.inflight = chunk
+                self._inflight_bytes = held
         return self.inflight
 
     def done(self) -> None:
         """The chunk in flight is written (or given up): its memory is free."""
-        self.inflight = None
+        chunk, self.inflight = self.inflight, None
+        if chunk:
+            release(chunk)
         self._overlap = 0
         self.bytes -= self._inflight_bytes
         self._inflight_bytes = 0
@@ -413,9 +432,11 @@ class Pending:
                 self._overlap -= 1
 
     def written_visitors(self) -> None:
-        """The visitors are in Redis: forget them."""
-        self.visitors.clear()
+        """The visitors are in Redis: forget them (in steps: `pipeline.release`)."""
+        visitors, self.visitors = self.visitors, {}
         self.visitor_bytes = 0
+        for day in visitors.values():
+            release(day)
 
     def total(self) -> int:
         """Counts held. Safe from any thread: ``list()`` copies a dict's values in one step."""
@@ -430,7 +451,6 @@ class Pending:
         self.visitors.clear()
         self.written_live()
         self.pairs.clear()
-        self.all_pairs.clear()
         self.bytes = self._inflight_bytes = self.visitor_bytes = 0
 
     def __len__(self) -> int:

@@ -54,13 +54,10 @@ MAX_QUEUE_BYTES = 48 << 20
 # benchmark's stream: 8 ZINCRBY a page view for 1,000 page views, 3 for 10,000, 0.8 for
 # 100,000). Filtered views lag the counts by as much; `flush()` and `close()` write them all.
 PAIRS_EVERY = 15.0
-# The all-time pairs, less often still: an all-time filtered view is minutes behind at most, and
-# over five minutes a pair is sent once for many page views (less than half the writes).
-ALL_TIME_PAIRS_EVERY = 300.0
 _live: weakref.WeakSet[Recorder] = weakref.WeakSet()
 # The flusher's steps (see `Recorder._drain`): about this much CPU each, then a pause
 # (`pipeline.pause`) that lets a waiting thread take the interpreter.
-STEP_SECONDS = 0.0008
+STEP_SECONDS = 0.0005
 _MIN_STEP, _MAX_STEP = 32, 4096
 
 
@@ -119,7 +116,7 @@ class Recorder:
             country_header is not None,
         )
         self._zone_settled = False  # whether the zone stored under the prefix has been read
-        self._pairs_written_at = self._all_pairs_written_at = time.monotonic()
+        self._pairs_written_at = time.monotonic()
         self.keys = Keys(prefix)
         self.prefix = prefix
         self.flush_interval = flush_interval
@@ -288,12 +285,11 @@ class Recorder:
 
         Pending counts stay pending on failure and are retried by the next flush.
         """
-        self._flush(pairs=True, all_pairs=True)
+        self._flush(pairs=True)
 
-    def _flush(self, *, pairs: bool, all_pairs: bool) -> None:
-        """`flush`; ``pairs``, ``all_pairs``: the day's and the all-time drill-down pairs too
-        (the background flusher writes them every `PAIRS_EVERY` and `ALL_TIME_PAIRS_EVERY`
-        seconds, or sooner when many are held)."""
+    def _flush(self, *, pairs: bool) -> None:
+        """`flush`; ``pairs``: the drill-down pairs too (the background flusher writes them
+        every `PAIRS_EVERY` seconds, or sooner when many are held)."""
         with self._flush_lock:
             # In slices, each written before the next is drained: a burst of more distinct
             # members than max_pending is written whole while Redis answers. When it does not,
@@ -324,11 +320,7 @@ class Recorder:
                 left -= part
                 if failure is None:
                     try:
-                        self._writer.write(
-                            pending,
-                            pairs=pairs or pending.pairs.full(),
-                            all_pairs=all_pairs or pending.all_pairs.full(),
-                        )
+                        self._writer.write(pending, pairs=pairs or pending.pairs.full())
                     except Exception as error:
                         if not not_now(error):
                             raise
@@ -339,8 +331,6 @@ class Recorder:
                 raise failure
             if pairs:
                 self._pairs_written_at = time.monotonic()
-            if all_pairs:
-                self._all_pairs_written_at = time.monotonic()
 
     def _drain(self, count: int) -> None:
         """Drain ``count`` queued items in steps of about `STEP_SECONDS` of CPU each, with a
@@ -358,9 +348,9 @@ class Recorder:
         while count > 0:
             size = min(count, step)
             began = clock()
-            # sized to take STEP_SECONDS; cut at twice that whatever the requests cost
+            # sized to take STEP_SECONDS; cut at 1.5 times that whatever the requests cost
             taken = pending.drain(
-                queue, classify, size, deadline=time.perf_counter() + 2 * STEP_SECONDS
+                queue, classify, size, deadline=time.perf_counter() + 1.5 * STEP_SECONDS
             )
             spent = clock() - began
             count -= taken
@@ -465,10 +455,7 @@ class Recorder:
             failure: Exception | None = None
             try:
                 now = time.monotonic()
-                self._flush(
-                    pairs=now - self._pairs_written_at >= PAIRS_EVERY,
-                    all_pairs=now - self._all_pairs_written_at >= ALL_TIME_PAIRS_EVERY,
-                )
+                self._flush(pairs=now - self._pairs_written_at >= PAIRS_EVERY)
             except Exception as error:
                 if not not_now(error):
                     logger.exception("wsgi_analytics: flush failed")

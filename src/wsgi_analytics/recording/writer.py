@@ -28,6 +28,7 @@ import hashlib
 import re
 import secrets
 import time
+from collections.abc import Callable
 from typing import Any
 
 import redis
@@ -181,11 +182,11 @@ class Writer:
         self._expiring_since = time.monotonic()
         self._batch = ""  # the id of the chunk in flight (``pending.inflight``)
 
-    def write(self, pending: Pending, *, pairs: bool = True, all_pairs: bool = True) -> None:
-        """Write everything pending (``pairs``: the day's drill-down pairs too; ``all_pairs``:
-        the all-time ones). Raises when Redis cannot be reached or refuses for now
-        (`not_now`), leaving the counts pending; a permanent refusal drops what it concerns,
-        counted in ``pending.dropped`` and logged, so that it never blocks the rest."""
+    def write(self, pending: Pending, *, pairs: bool = True) -> None:
+        """Write everything pending (``pairs``: the drill-down pairs too). Raises when Redis
+        cannot be reached or refuses for now (`not_now`), leaving the counts pending; a
+        permanent refusal drops what it concerns, counted in ``pending.dropped`` and logged, so
+        that it never blocks the rest."""
 
         while len(pending):
             if pending.inflight is None:
@@ -250,9 +251,11 @@ class Writer:
                 if expiring_key is not None:
                     days[expiring_key] = day
             for (number, day), routes in sketches.items():
+                pipeline.pause()
                 sent.append(self._sketches(pipe, chunk, number, day, routes, batch))
             sent += [self._trim(pipe, key) for key in self._due_for_trim(written)]
             sent += [("expire", key) for key in self._expire(pipe, days)]
+            pipeline.pause()
             try:
                 replies = pipe.execute(raise_on_error=False) if sent else []
             except (UnicodeError, redis.DataError) as error:
@@ -268,13 +271,8 @@ class Writer:
                 raise retry
             pending.done()
             pipeline.pause()
-        while (
-            (pairs and len(pending.pairs))
-            or (all_pairs and len(pending.all_pairs))
-            or pending.visitors
-            or pending.live
-        ):
-            self._write_rest(pending, pairs=pairs, all_pairs=all_pairs)
+        while (pairs and len(pending.pairs)) or pending.visitors or pending.live:
+            self._write_rest(pending, pairs=pairs)
 
     def settle_zone(self, zone: str) -> str:
         """Store ``zone`` as the prefix's time zone unless one is stored; return the stored one."""
@@ -305,7 +303,9 @@ class Writer:
         targets: list[str] = []
         arguments: list[Any] = []
         entries: list[Entry] = []
-        for route, buckets in routes:
+        for number, (route, buckets) in enumerate(routes, 1):
+            if not number % 128:
+                pipeline.pause()  # a site of many routes: thousands of arguments
             targets += (keys.sketch(route, day), keys.sketch(route, None))
             arguments.append(len(buckets))
             for entry in buckets:
@@ -448,31 +448,23 @@ class Writer:
             if isinstance(reply, redis.ResponseError):
                 warn_limited("command", "wsgi_analytics: Redis refused a command: %s", reply)
 
-    def _write_rest(self, pending: Pending, *, pairs: bool, all_pairs: bool) -> None:
-        """One pipeline: a chunk of the day's drill-down pairs, one of the all-time ones, the
-        days' visitors and the live minutes. Raises when Redis is away or refuses for now
-        (`not_now`), keeping them all: the pairs' batch markers make a retry apply them once,
-        the rest is idempotent. A day chunk's all-time pairs join `Pending.all_pairs` once
-        it is written."""
-        views, later = pending.pairs, pending.all_pairs
+    def _write_rest(self, pending: Pending, *, pairs: bool) -> None:
+        """One pipeline: a chunk of the drill-down pairs (each on its day key and its all-time
+        key), the days' visitors and the live minutes. Raises when Redis is away or refuses
+        for now (`not_now`), keeping them all: the pairs' batch markers make a retry apply
+        them once, the rest is idempotent."""
+        views = pending.pairs
         pipe = Pipeline(self.client)  # packed in steps, with pauses
         sent: list[tuple[str, Any]] = []
-        all_time: dict[pairs_module.Group, dict[pairs_module.Target, dict[str, int]]] = {}
+        groups: dict[pairs_module.Group, dict[pairs_module.Target, dict[str, int]]] = {}
         if pairs and len(views):
             if not views.flying:
                 views.batch = secrets.token_hex(8)  # a new chunk: a new batch
             groups = pairs_module.expand(views.take(_VIEWS_CHUNK).items(), self.keys)
-            all_time = {group: targets for group, targets in groups.items() if group[1] is None}
-            day = {group: targets for group, targets in groups.items() if group[1] is not None}
-            sent += self._queue_pairs(pipe, day, views.batch)
-        writing_all = all_pairs and len(later) > 0
-        if writing_all:
-            if not later.flying:
-                later.batch = "all" + secrets.token_hex(8)
-            sent += self._queue_pairs(pipe, later.take(_CHUNK), later.batch)
-        salts: dict[int, bytes] = {}  # each day's salt read once a write
-        sent += self._queue_visitors(pipe, pending.visitors, salts)
-        sent += self._queue_live(pipe, pending.live, salts)
+            sent += self._queue_pairs(pipe, groups, views.batch)
+        hashes = _Hashes(self._salt)  # a visitor of the day and of a live minute: hashed once
+        sent += self._queue_visitors(pipe, pending.visitors, hashes)
+        sent += self._queue_live(pipe, pending.live, hashes)
         try:
             replies = pipe.execute(raise_on_error=False) if sent else []
         except (UnicodeError, redis.DataError) as error:
@@ -484,12 +476,11 @@ class Writer:
             )
             views.dropped += lost
             views.landed()
-            if writing_all:
-                later.dropped += sum(later.flying.values())
-                later.landed()
             return
         retry: BaseException | None = None
-        for reply, (kind, what) in zip(replies, sent, strict=True):
+        for step, (reply, (kind, what)) in enumerate(zip(replies, sent, strict=True), 1):
+            if not step % STEP_ENTRIES:
+                pipeline.pause()
             if not isinstance(reply, redis.ResponseError):
                 if kind == "pairs trim":
                     self._pairs_untrimmed.pop(what, None)
@@ -504,13 +495,17 @@ class Writer:
                 warn_limited("command", "wsgi_analytics: Redis refused a command: %s", reply)
         if retry is not None:
             raise retry
+        # Freeing what was written is work too (a chunk's views, its members and the day's
+        # visitors are tens of thousands of objects): in pieces, each followed by a pause.
+        pipeline.pause()
         if views.flying:
             views.landed()
-            later.add(all_time)
-        if writing_all:
-            later.landed()
+            pipeline.pause()
         pending.written_visitors()
+        pipeline.pause()
         pending.written_live()
+        del groups, hashes
+        pipeline.pause()
 
     def _queue_pairs(
         self,
@@ -526,7 +521,7 @@ class Writer:
         written: dict[str, int] = {}
         days: dict[str, int] = {}
         for (dimension, day), targets in groups.items():
-            marker = keys.batch(f"pairs.{dimension}", batch, day or 0)
+            marker = keys.batch(f"pairs.{dimension}", batch, day)
             for call_keys, args, counts in pairs_module.increment_args(targets, marker):
                 pipeline.pause()  # each call's members were grouped and joined: thousands
                 pipe.execute_command(
@@ -540,9 +535,8 @@ class Writer:
                 sent.append(("pairs", None))
                 for key, count in counts.items():
                     written[key] = written.get(key, 0) + count
-            if day is not None:
-                for day_key, _ in targets:
-                    days[day_key] = day
+            for day_key, _ in targets:
+                days[day_key] = day
         # Trimmed like any key, each to its own (smaller) size.
         untrimmed, slack = self._pairs_untrimmed, max(1, self.pair_limit // 8)
         for key, count in written.items():
@@ -553,34 +547,16 @@ class Writer:
         sent += [("expire", key) for key in self._expire(pipe, days)]
         return sent
 
-    def _hashes(self, day: int, entries: set[str], salts: dict[int, bytes]) -> list[bytes]:
-        salt = salts.get(day)
-        if salt is None:
-            salt = salts[day] = self._salt(day)
-        # Copying a keyed hash is cheaper than keying a new one (0.3 vs 0.5 µs a visitor); the
-        # digests are the same.
-        keyed = hashlib.blake2b(key=salt, digest_size=8)
-        hashed = []
-        for index, entry in enumerate(entries):
-            if index and not index % STEP_ENTRIES:
-                pipeline.pause()
-            visitor = keyed.copy()
-            # Only hashed, never stored: any stable encoding will do, and "surrogatepass"
-            # cannot fail on a lone surrogate a server left in the user agent.
-            visitor.update(entry.encode("utf-8", "surrogatepass"))
-            hashed.append(visitor.digest())
-        return hashed
-
     def _queue_visitors(
-        self, pipe: Any, visitors: dict[int, set[str]], salts: dict[int, bytes]
+        self, pipe: Any, visitors: dict[int, set[str]], hashes: _Hashes
     ) -> list[tuple[str, Any]]:
         """PFADD each day's visitors (PFADD and PFMERGE are idempotent: a retry sends all of
         them again)."""
         sent: list[tuple[str, Any]] = []
         for day, entries in visitors.items():
-            hashed = self._hashes(day, entries, salts)
-            for start in range(0, len(hashed), _CHUNK):
-                pipe.pfadd(self.keys.uniques(day), *hashed[start : start + _CHUNK])
+            digests = hashes.of(day, entries)
+            for start in range(0, len(digests), _CHUNK):
+                pipe.pfadd(self.keys.uniques(day), *digests[start : start + _CHUNK])
                 sent.append(("visitors", None))
             # The all-time HyperLogLog is the union of the days': merging the day's registers
             # into it (one command, same hash slot) counts exactly what adding every visitor
@@ -593,7 +569,7 @@ class Writer:
         return sent
 
     def _queue_live(
-        self, pipe: Any, live: dict[int, set[str]], salts: dict[int, bytes]
+        self, pipe: Any, live: dict[int, set[str]], hashes: _Hashes
     ) -> list[tuple[str, Any]]:
         """PFADD each minute's visitors (the uniques' hashes, so a visitor seen in several
         minutes of a day counts once) to the minute's key, kept `LIVE_SECONDS`."""
@@ -603,10 +579,10 @@ class Writer:
             expires = minute * 60 + LIVE_SECONDS
             if expires <= now or not entries:
                 continue  # too old to be read (a flush after an outage): not worth a key
-            hashed = self._hashes(self.clock.day(minute * 60), entries, salts)
+            digests = hashes.of(self.clock.day(minute * 60), entries)
             key = self.keys.live(minute)
-            for start in range(0, len(hashed), _CHUNK):
-                pipe.pfadd(key, *hashed[start : start + _CHUNK])
+            for start in range(0, len(digests), _CHUNK):
+                pipe.pfadd(key, *digests[start : start + _CHUNK])
                 sent.append(("live", None))
             pipe.expireat(key, expires)
             sent.append(("live", None))
@@ -661,6 +637,36 @@ class Writer:
         for key in queued:
             pipe.expireat(key, self.clock.day_end(days[key]) + self.retention_days * 86400)
         return queued
+
+
+class _Hashes:
+    """The visitors' hashes of one write, with each day's salt (read once a write)."""
+
+    def __init__(self, salt: Callable[[int], bytes]) -> None:
+        self._salt = salt
+        self._keyed: dict[int, Any] = {}
+        self._known: dict[int, dict[str, bytes]] = {}
+
+    def of(self, day: int, entries: set[str]) -> list[bytes]:
+        known = self._known.setdefault(day, {})
+        keyed = self._keyed.get(day)
+        out = []
+        for index, entry in enumerate(entries):
+            if index and not index % STEP_ENTRIES:
+                pipeline.pause()
+            digest = known.get(entry)
+            if digest is None:
+                if keyed is None:
+                    # Copying a keyed hash is cheaper than keying a new one (0.3 vs 0.5 µs a
+                    # visitor); the digests are the same.
+                    keyed = self._keyed[day] = hashlib.blake2b(key=self._salt(day), digest_size=8)
+                visitor = keyed.copy()
+                # Only hashed, never stored: any stable encoding will do, and "surrogatepass"
+                # cannot fail on a lone surrogate a server left in the user agent.
+                visitor.update(entry.encode("utf-8", "surrogatepass"))
+                digest = known[entry] = visitor.digest()
+            out.append(digest)
+        return out
 
 
 def _text(value: object) -> str:
