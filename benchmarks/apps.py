@@ -39,7 +39,7 @@ __all__ = [
     "wsgi_factory",
 ]
 
-VARIANTS = ("bare", "wrapped", "naive")
+VARIANTS = ("bare", "wrapped", "offload", "naive")
 # Where the wrapped app's cost goes: reading the facts, then the rest of the middleware.
 DECOMPOSITION = ("facts", "silent")
 

@@ -197,7 +197,7 @@ def run_server(
         # ours and the naive one each write to a server of their own
         redises = {
             v: stack.enter_context(EmbeddedServer(prefer="redis-server")).url
-            for v in ("wrapped", "naive")
+            for v in ("wrapped", "offload", "naive")
         }
         admin = redis.Redis.from_url(redises["wrapped"])
         stack.callback(admin.close)

@@ -177,9 +177,11 @@ def run(
             names += [(f"wrapped:{label}", "wrapped", o) for label, o in (configs or {}).items()]
         for name, variant, options in names:
             recorder = None
-            if variant == "wrapped":
+            if variant in peers.OURS:
                 # a prefix each: a time zone is stored under its prefix at the first write
                 prefix = f"bench-{kind}-{len(recorders)}"
+                if variant == "offload":
+                    options = {**options, "offload": True}
                 recorder = Recorder(redis_url, prefix=prefix, flush_interval=_ASLEEP, **options)
                 recorders.append(recorder)
             try:

@@ -38,9 +38,14 @@ __all__ = ["main", "run"]
 ROOT = Path(__file__).resolve().parent.parent
 # setup -> (server, kind of app, variants, connections of the load generator)
 SETUPS: dict[str, tuple[str, str, tuple[str, ...], int]] = {
-    "uvicorn": ("uvicorn", "fastapi", ("bare", "wrapped", "prometheus", "opentelemetry"), 32),
-    "gunicorn": ("gunicorn", "flask", ("bare", "wrapped", "flask_exporter"), 8),
-    "gthread": ("gthread", "flask", ("bare", "wrapped", "flask_exporter"), 16),
+    "uvicorn": (
+        "uvicorn",
+        "fastapi",
+        ("bare", "wrapped", "offload", "prometheus", "opentelemetry"),
+        32,
+    ),
+    "gunicorn": ("gunicorn", "flask", ("bare", "wrapped", "offload", "flask_exporter"), 8),
+    "gthread": ("gthread", "flask", ("bare", "wrapped", "offload", "flask_exporter"), 16),
 }
 LABELS = {
     "uvicorn": "uvicorn -w1 (uvloop, httptools), FastAPI",

@@ -60,11 +60,22 @@ Collect = Callable[[], None]
 
 # variant names per kind, in the order the tables show them
 KINDS: dict[str, tuple[str, ...]] = {
-    "asgi": ("bare", "wrapped", "naive"),
-    "fastapi": ("bare", "wrapped", "naive", "prometheus", "starlette_exporter", "opentelemetry"),
-    "wsgi": ("bare", "wrapped", "naive"),
-    "flask": ("bare", "wrapped", "naive", "flask_exporter"),
+    "asgi": ("bare", "wrapped", "offload", "naive"),
+    "fastapi": (
+        "bare",
+        "wrapped",
+        "offload",
+        "naive",
+        "prometheus",
+        "starlette_exporter",
+        "opentelemetry",
+    ),
+    "wsgi": ("bare", "wrapped", "offload", "naive"),
+    "flask": ("bare", "wrapped", "offload", "naive", "flask_exporter"),
 }
+# Ours in both modes: "wrapped" flushes in the server's process, "offload" in a helper
+# process (``Recorder(offload=True)``).
+OURS = ("wrapped", "offload")
 PEERS = {
     "prometheus": "prometheus-fastapi-instrumentator",
     "starlette_exporter": "starlette_exporter",
@@ -146,8 +157,16 @@ def build(
     return _BUILDERS[kind](variant, redis_url, recorder, options)
 
 
-def _ours(recorder: Recorder | None, redis_url: str, options: dict[str, Any]) -> dict[str, Any]:
-    return {"recorder": recorder} if recorder is not None else {"redis_url": redis_url, **options}
+def _ours(
+    recorder: Recorder | None, redis_url: str, options: dict[str, Any], variant: str = "wrapped"
+) -> dict[str, Any]:
+    if recorder is not None:
+        return {"recorder": recorder}
+    return {
+        "redis_url": redis_url,
+        **options,
+        **({"offload": True} if variant == "offload" else {}),
+    }
 
 
 def _flush(recorder: Recorder | None) -> Collect | None:
@@ -159,8 +178,8 @@ def _asgi(
 ) -> Built:
     if variant == "bare":
         return Built(hello_asgi, None)
-    if variant == "wrapped":
-        app = ASGIAnalytics(hello_asgi, **_ours(recorder, redis_url, options))
+    if variant in OURS:
+        app = ASGIAnalytics(hello_asgi, **_ours(recorder, redis_url, options, variant))
         return Built(app, _flush(recorder), None if recorder else app.recorder.close)
     return Built(NaiveASGI(hello_asgi, redis_url), None)
 
@@ -170,8 +189,8 @@ def _wsgi(
 ) -> Built:
     if variant == "bare":
         return Built(hello_wsgi, None)
-    if variant == "wrapped":
-        app = WSGIAnalytics(hello_wsgi, **_ours(recorder, redis_url, options))
+    if variant in OURS:
+        app = WSGIAnalytics(hello_wsgi, **_ours(recorder, redis_url, options, variant))
         return Built(app, _flush(recorder), None if recorder else app.recorder.close)
     return Built(NaiveWSGI(hello_wsgi, redis_url), None)
 
@@ -200,8 +219,8 @@ def _fastapi(
         app = _fastapi_hello()
         if variant == "bare":
             return Built(app, None)
-        if variant == "wrapped":
-            app.add_middleware(ASGIAnalytics, **_ours(recorder, redis_url, options))
+        if variant in OURS:
+            app.add_middleware(ASGIAnalytics, **_ours(recorder, redis_url, options, variant))
             return Built(app, _flush(recorder))
         if variant == "naive":
             app.add_middleware(NaiveASGI, redis_url=redis_url)
@@ -292,10 +311,10 @@ def _flask(
         app = _flask_hello()
         if variant == "bare":
             return Built(app, None)
-        if variant == "wrapped":
+        if variant in OURS:
             from wsgi_analytics.flask import Analytics
 
-            analytics = Analytics(app, **_ours(recorder, redis_url, options))
+            analytics = Analytics(app, **_ours(recorder, redis_url, options, variant))
             return Built(app, _flush(recorder), None if recorder else analytics.recorder.close)
         if variant == "naive":
             app.wsgi_app = NaiveWSGI(app.wsgi_app, redis_url)

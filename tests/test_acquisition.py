@@ -751,6 +751,7 @@ def test_the_background_flusher_writes_pairs_on_their_turn(
     assert client.zscore(keys.day("paths", day), "/a/") == 1
     assert client.pfcount(*keys.live_range(2)) == 1
     assert client.zscore(keys.pairs("paths", None, "/a/"), member) == 1
+
     def dimensions(key: str) -> set[str]:
         return {str(member).split("\x1f")[0] for member in client.zrange(key, 0, -1)}
 

@@ -100,12 +100,15 @@ def no_tracebacks(log: str) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "options",
+    ("options", "offload"),
     [
-        pytest.param(("-k", "sync"), id="sync"),
-        pytest.param(("-k", "sync", "--preload"), id="sync-preload"),
-        pytest.param(("-k", "gthread", "--threads", "4"), id="gthread"),
-        pytest.param(("-k", "gthread", "--threads", "4", "--preload"), id="gthread-preload"),
+        pytest.param(("-k", "sync"), "0", id="sync"),
+        pytest.param(("-k", "sync", "--preload"), "0", id="sync-preload"),
+        pytest.param(("-k", "gthread", "--threads", "4"), "0", id="gthread"),
+        pytest.param(("-k", "gthread", "--threads", "4", "--preload"), "0", id="gthread-preload"),
+        # A helper process per worker, started after the fork; a restart ends the old ones.
+        pytest.param(("-k", "sync", "--preload"), "1", id="sync-preload-offload"),
+        pytest.param(("-k", "gthread", "--threads", "4"), "1", id="gthread-offload"),
     ],
 )
 def test_gunicorn_restart_and_stop_mid_load(
@@ -113,9 +116,12 @@ def test_gunicorn_restart_and_stop_mid_load(
     private_server: EmbeddedServer,
     figures: Figures,
     options: tuple[str, ...],
+    offload: str,
 ) -> None:
     server = server_process(
-        lambda port: gunicorn_argv(port, "-w", "4", *options), private_server.url
+        lambda port: gunicorn_argv(port, "-w", "4", *options),
+        private_server.url,
+        SAMPLE_OFFLOAD=offload,
     )
     load = restart_then_stop(server, workers=4)
     # The stop came while requests flowed.
@@ -173,15 +179,20 @@ def test_gunicorn_max_requests_recycling(
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("options", "workers", "stop"),
+    ("options", "workers", "stop", "offload"),
     [
-        pytest.param(("--lifespan", "on"), 1, signal.SIGTERM, id="single-lifespan-on"),
-        pytest.param((), 1, signal.SIGTERM, id="single-lifespan-auto"),
-        pytest.param(("--lifespan", "on", "--workers", "2"), 2, signal.SIGTERM, id="workers2-on"),
-        pytest.param(("--workers", "2"), 2, signal.SIGINT, id="workers2-auto-sigint"),
+        pytest.param(("--lifespan", "on"), 1, signal.SIGTERM, "0", id="single-lifespan-on"),
+        pytest.param((), 1, signal.SIGTERM, "0", id="single-lifespan-auto"),
+        pytest.param(
+            ("--lifespan", "on", "--workers", "2"), 2, signal.SIGTERM, "0", id="workers2-on"
+        ),
+        pytest.param(
+            ("--lifespan", "on", "--workers", "2"), 2, signal.SIGTERM, "1", id="workers2-offload"
+        ),
+        pytest.param(("--workers", "2"), 2, signal.SIGINT, "0", id="workers2-auto-sigint"),
         # No lifespan, no flush at SIGTERM (see below); Ctrl-C ends with KeyboardInterrupt,
         # so atexit runs.
-        pytest.param(("--lifespan", "off"), 1, signal.SIGINT, id="single-lifespan-off-sigint"),
+        pytest.param(("--lifespan", "off"), 1, signal.SIGINT, "0", id="single-lifespan-off-sigint"),
     ],
 )
 def test_uvicorn_stop_mid_load(
@@ -191,8 +202,11 @@ def test_uvicorn_stop_mid_load(
     options: tuple[str, ...],
     workers: int,
     stop: signal.Signals,
+    offload: str,
 ) -> None:
-    server = server_process(lambda port: uvicorn_argv(port, *options), private_server.url)
+    server = server_process(
+        lambda port: uvicorn_argv(port, *options), private_server.url, SAMPLE_OFFLOAD=offload
+    )
     server.wait_ready(workers=workers)
     load = Load()
     load.after(2 * STEP, lambda: load.stop(server, stop))

@@ -40,7 +40,9 @@ async def site(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 analytics = ASGIAnalytics(
-    site, flush_interval=float(os.environ.get("SAMPLE_FLUSH_INTERVAL", "1.0"))
+    site,
+    flush_interval=float(os.environ.get("SAMPLE_FLUSH_INTERVAL", "1.0")),
+    offload=os.environ.get("SAMPLE_OFFLOAD") == "1",
 )
 
 

@@ -30,7 +30,9 @@ def site(environ: dict[str, Any], start_response: StartResponse) -> Iterable[byt
 
 
 analytics = WSGIAnalytics(
-    site, flush_interval=float(os.environ.get("SAMPLE_FLUSH_INTERVAL", "1.0"))
+    site,
+    flush_interval=float(os.environ.get("SAMPLE_FLUSH_INTERVAL", "1.0")),
+    offload=os.environ.get("SAMPLE_OFFLOAD") == "1",
 )
 
 

@@ -106,10 +106,10 @@ class PairCounts:
         self.batch = ""
         self.dropped = 0  # page views left out of the pairs because a bound was reached
 
-    def add(self, views: dict[tuple[int, View], int]) -> None:
-        """Merge one drain's views."""
+    def add(self, views: Iterable[tuple[tuple[int, View], int]]) -> None:
+        """Merge one drain step's views: ``((day, view), page views)``."""
         counts = self.counts
-        for entry, amount in views.items():
+        for entry, amount in views:
             found = counts.get(entry)
             if found is not None:
                 counts[entry] = found + amount

@@ -44,6 +44,7 @@ __all__ = [
     "Count",
     "Entry",
     "Pending",
+    "item_bytes",
     "pack",
     "queued_bytes",
     "unpack",
@@ -126,6 +127,11 @@ def queued_bytes(event: Event) -> int:
     ) * 4 + _EVENT_BYTES
 
 
+def item_bytes(item: tuple[Any, ...]) -> int:
+    """`queued_bytes` of a `pack` tuple."""
+    return queued_bytes(unpack(item))
+
+
 def count_bytes(count: Count) -> int:
     """The memory a queued `Count` holds (see `queued_bytes`)."""
     return len(count.member) * 4 + _TRACKED_BYTES
@@ -201,8 +207,8 @@ class Pending:
         # `paired`), requests of that shape in this call, its day]
         shapes: dict[tuple[Agent, int, str, int, bool, bool], list[Any]] = {}
         days: dict[int, int] = {}  # minute -> day
-        seen: dict[int, set[tuple[str | None, str]]] = {}
-        live: dict[int, set[tuple[str | None, str]]] = {}
+        seen: dict[int, set[str]] = {}
+        live: dict[int, set[str]] = {}
         # (day, shape position, the page view's own pairs) -> page views: a small key to hash
         views: dict[tuple[int, int, View], list[int]] = {}
         popleft = queue.popleft
@@ -269,19 +275,21 @@ class Pending:
                     else:
                         counts[entry] = found + 1
                 if page and room > 0:
-                    client = (item.client_id, facts.user_agent)
+                    # Hashed with the day's salt when written; no address ever reaches Redis.
+                    # (The string is built once, for the day's set and the minute's.)
+                    visitor = f"{item.client_id or '-'}\n{facts.user_agent}"
                     distinct = live.get(minute)
                     if distinct is None:
                         distinct = live[minute] = set()
-                    distinct.add(client)
+                    distinct.add(visitor)
                     distinct = seen.get(day)
                     if distinct is None:
                         distinct = seen[day] = set()
-                    if client not in distinct:
-                        # Held until the loop ends, with the strings it refers to: bounded
-                        # like the visitors it becomes (beyond it they would be dropped).
-                        distinct.add(client)
-                        room -= _VISITOR_BYTES + 4 * len(facts.user_agent)
+                    if visitor not in distinct:
+                        # Held until the loop ends: bounded like the visitors it becomes
+                        # (beyond it they would be dropped).
+                        distinct.add(visitor)
+                        room -= _VISITOR_BYTES + 4 * len(visitor)
             except Exception:
                 logger.exception("wsgi_analytics: could not count a request; skipped")
         self.drained_bytes += drained
@@ -289,20 +297,18 @@ class Pending:
             for dimension, member in members:
                 add(dimension, day, member, amount)
         self._add_live(live)
-        # Shapes of different minutes can hold the same members: their views add up. A view
-        # holds only the paired dimensions (not utm_source, utm_content, utm_term).
-        merged: dict[tuple[int, View], int] = {}
-        for (day, position, own), count in views.items():
-            view = (day, paired[position] + tuple([p for p in own if p[0] in PAIRED]))
-            merged[view] = merged.get(view, 0) + count[0]
-        self.pairs.add(merged)
+        # A view holds only the paired dimensions (not utm_source, utm_content, utm_term).
+        # Shapes of different minutes can hold the same members: `PairCounts.add` adds up
+        # their views.
+        self.pairs.add(
+            ((day, paired[position] + tuple([p for p in own if p[0] in PAIRED])), count[0])
+            for (day, position, own), count in views.items()
+        )
         for day, distinct in seen.items():
             visitors = self.visitors.setdefault(day, set())
-            for who, user_agent in distinct:
+            for visitor in distinct:
                 if len(visitors) >= self.max_pending:
                     break
-                # Hashed with the day's salt when written; no address ever reaches Redis.
-                visitor = f"{who or '-'}\n{user_agent}"
                 if visitor in visitors:
                     continue
                 size = sys.getsizeof(visitor) + _VISITOR_BYTES
@@ -312,15 +318,14 @@ class Pending:
                 self.visitor_bytes += size
         return taken
 
-    def _add_live(self, found: dict[int, set[tuple[str | None, str]]]) -> None:
+    def _add_live(self, found: dict[int, set[str]]) -> None:
+        # Hashed like the day's visitors when written (the same hash, so a visitor of several
+        # minutes counts once).
         live = self.live
         room = self.max_visitor_bytes // 8 - self.live_bytes
         for minute, distinct in found.items():
             visitors = live.setdefault(minute, set())
-            for who, user_agent in distinct:
-                # Hashed like the day's visitors when written (the same hash, so a visitor of
-                # several minutes counts once); no address ever reaches Redis.
-                visitor = f"{who or '-'}\n{user_agent}"
+            for visitor in distinct:
                 if visitor in visitors:
                     continue
                 size = sys.getsizeof(visitor) + _VISITOR_BYTES
