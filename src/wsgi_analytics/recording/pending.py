@@ -13,6 +13,7 @@ crowd out the counts themselves.
 
 from __future__ import annotations
 
+import marshal
 import sys
 import time
 from collections import deque
@@ -39,6 +40,7 @@ from .rules import (
 )
 
 __all__ = [
+    "BLOB_BYTES",
     "MAX_BYTES",
     "MAX_VISITOR_BYTES",
     "Count",
@@ -74,20 +76,30 @@ _VISITOR_BYTES = 64
 # are counted at 4 bytes a character, the most CPython spends on one (an ASCII header costs 1,
 # so the estimate is pessimistic for ordinary traffic, near exact for the worst; the fields of
 # at most 8 characters, Sec-CH-UA-Mobile and the country header, are left to the constant).
+# Only `Event` objects handed to `Pending.drain` directly (tests) are estimated so: the
+# recorder queues `pack` bytes, whose size is exact (`item_bytes`).
 _EVENT_BYTES = 900  # with the response's Content-Type and the duration (~100 bytes)
 _TRACKED_BYTES = 300
+# A bytes object's own header (``sys.getsizeof(b"")``) and the queue's slot for it.
+BLOB_BYTES = 48
+
+_dumps, _loads = marshal.dumps, marshal.loads
 
 
-def pack(event: Event) -> tuple[Any, ...]:
-    """An `Event` as the recorder queues it: one plain tuple of plain values, ``(time,
-    status, throttled, client_id, content_type, route, duration, *facts)`` (`unpack` reverses).
+def pack(event: Event) -> bytes:
+    """An `Event` as the recorder queues it: ``(time, status, throttled, client_id,
+    content_type, route, duration, *facts)`` as one ``marshal`` string (`unpack` reverses).
 
-    Why not the Event itself: `Event` and `Facts` are named tuples, which the garbage collector
-    never untracks, so every queued request survived the young collections into the oldest
-    generation, and a few thousand requests a second brought on a full collection of the whole
-    heap (~40 ms on a FastAPI app's) every few seconds, with every request waiting. A plain
-    tuple of strings and numbers is untracked at its first young collection, never promoted.
-    (`Recorder.record` builds the same tuple inline.)
+    Why bytes: a queued request must be invisible to the garbage collector. Named tuples are
+    never untracked, so queued Events were promoted into the oldest generation and brought on a
+    full collection of the whole heap (~40 ms on a FastAPI app's) every few seconds; plain
+    tuples are untracked at their first young collection, but each one still counted towards
+    the next collection, which then promoted whatever the requests in flight held at that
+    instant (a few full collections a minute at a few thousand requests a second, every
+    request waiting). A bytes object is never tracked at all: the requests leave the
+    collector's counts as they found them. It is also the size it says (an exact memory
+    bound), and what an offloaded flusher ships as it is (`recording.offload`).
+    (`Recorder.record` builds the same bytes inline.)
     """
     head = (
         event.time,
@@ -98,23 +110,22 @@ def pack(event: Event) -> tuple[Any, ...]:
         event.route,
         event.duration,
     )
-    return head + event.facts  # as `Recorder.record` builds it
+    packed: bytes = _dumps(head + tuple(event.facts))
+    return packed
 
 
-def unpack(item: tuple[Any, ...]) -> Event:
-    """The `Event` of a `pack` tuple."""
-    return _new(Event, (item[0], _new(Facts, item[7:]), *item[1:7]))
+def unpack(item: bytes) -> Event:
+    """The `Event` of a `pack` string."""
+    fields = _loads(item)
+    return _new(Event, (fields[0], _new(Facts, fields[7:]), *fields[1:7]))
 
 
 _new = tuple.__new__
 
 
 def queued_bytes(event: Event) -> int:
-    """The memory a queued request holds, estimated in O(1) from its capped strings.
-
-    `Recorder.record` inlines the same sum on the request path; both must agree, or the
-    queue's byte count drifts (a test drains a queue and checks it returns to zero).
-    """
+    """The memory a queued `Event` holds, estimated in O(1) from its capped strings (for the
+    Events a test hands to `Pending.drain`; the recorder's queue holds `pack` bytes)."""
     facts = event.facts
     return (
         len(facts.path)
@@ -127,9 +138,9 @@ def queued_bytes(event: Event) -> int:
     ) * 4 + _EVENT_BYTES
 
 
-def item_bytes(item: tuple[Any, ...]) -> int:
-    """`queued_bytes` of a `pack` tuple."""
-    return queued_bytes(unpack(item))
+def item_bytes(item: bytes) -> int:
+    """The memory a queued `pack` string holds: exactly its size."""
+    return len(item) + BLOB_BYTES
 
 
 def count_bytes(count: Count) -> int:
@@ -226,9 +237,11 @@ class Pending:
             left -= 1
             item = popleft()
             try:
-                if type(item) is not Event:
+                if type(item) is bytes:
+                    drained += len(item) + BLOB_BYTES
                     item = unpack(item)
-                drained += queued_bytes(item)
+                else:  # an Event handed in by a test
+                    drained += queued_bytes(item)
                 facts = item.facts
                 agent = classify(facts.user_agent, facts.ch_platform, facts.ch_mobile)
                 minute = int(item.time // 60)

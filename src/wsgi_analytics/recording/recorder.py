@@ -10,6 +10,7 @@ with the number of distinct members, not with the number of requests, up to ``ma
 from __future__ import annotations
 
 import atexit
+import marshal
 import os
 import signal
 import sys
@@ -33,7 +34,7 @@ from ..request.geo import Countries, header_environ_key, header_scope_key, open_
 from ..request.identity import client_identity, normalise_address
 from . import pipeline
 from .offload import CHUNK, Gone, Offload
-from .pending import _EVENT_BYTES, Count, Pending, count_bytes, item_bytes
+from .pending import BLOB_BYTES, Count, Pending, count_bytes, item_bytes
 from .rules import MAX_MEMBER, Setup
 from .writer import Writer, not_now
 
@@ -46,9 +47,9 @@ _BUILT_IN = frozenset(DIMENSIONS)
 # While counts are held (Redis down or refusing) or dropped, one line says so this often, with
 # the numbers: the rate-limited warnings alone would show only the first minute.
 _SUMMARY_EVERY = 60.0
-# The queue of finished requests, estimated the way `pending.queued_bytes` does: 64 MB is ~50k
-# ordinary requests (the estimate is pessimistic for them) or ~4k with every header full of
-# four-byte characters.
+# The queue of finished requests, in bytes (each request is queued as a `pending.pack` string,
+# ~250 bytes for an ordinary one): the 200,000 requests of `_max_queue` come first unless the
+# requests carry kilobytes of headers each.
 MAX_QUEUE_BYTES = 48 << 20
 # The drill-down pairs are written this often by the background flusher, not every flush: a
 # page view has ~30 pairs, and the longer they are aggregated the more of them repeat (the
@@ -56,6 +57,7 @@ MAX_QUEUE_BYTES = 48 << 20
 # 100,000). Filtered views lag the counts by as much; `flush()` and `close()` write them all.
 PAIRS_EVERY = 15.0
 _live: weakref.WeakSet[Recorder] = weakref.WeakSet()
+_dumps = marshal.dumps
 # The flusher's steps (see `Recorder._drain`): about this much CPU each, then a pause
 # (`pipeline.pause`) that lets a waiting thread take the interpreter.
 STEP_SECONDS = 0.0005
@@ -182,7 +184,7 @@ class Recorder:
             offload.abandon()  # the parent's helper: this process gets its own
         self._offload: Offload | None = None
         # Two queues, each of one shape: finished requests, and `track` counts.
-        self._queue: deque[tuple[Any, ...]] = deque()  # `pending.pack` tuples
+        self._queue: deque[bytes] = deque()  # `pending.pack` strings
         self._counts: deque[Count] = deque()
         self._pending = Pending(self.max_pending, setup=self._setup)
         self._writer = Writer(
@@ -234,23 +236,22 @@ class Recorder:
         if self._closed:
             self._refuse()
             return
+        # Who the visitor is, resolved once here rather than carried as a recipe. Without
+        # trusted proxies that is the peer (`client_identity`'s first case, inlined: a call
+        # less on every request).
+        peer = facts.client
+        if trusted_proxies:
+            client = client_identity(peer, facts.forwarded_for, trusted_proxies)
+        else:
+            client = normalise_address(peer) if peer else None
+        # Bytes, not a tuple: invisible to the garbage collector, and exactly their size
+        # (see `pending.pack`, which builds the same).
+        item = _dumps(
+            (time.time(), status, throttled, client, content_type, route, duration, *facts)
+        )
         queue = self._queue
         depth = len(queue)
-        # `pending.queued_bytes`, inline (the request path): capped lengths, so O(1).
-        queued = (
-            self._queued_bytes
-            + _EVENT_BYTES
-            + 4
-            * (
-                len(facts.path)
-                + len(facts.host)
-                + len(facts.referrer)
-                + len(facts.user_agent)
-                + len(facts.forwarded_for)
-                + len(facts.query)
-                + len(facts.ch_platform)
-            )
-        )
+        queued = self._queued_bytes + len(item) + BLOB_BYTES
         if depth >= self._flush_at or queued - self._drained_bytes > MAX_QUEUE_BYTES:
             if depth >= self._max_queue or queued - self._drained_bytes > MAX_QUEUE_BYTES:
                 self._dropped += 1
@@ -264,19 +265,9 @@ class Recorder:
                 self._wake.set()
                 return
             self._wake.set()
-        # Who the visitor is, resolved once here rather than carried as a recipe. Without
-        # trusted proxies that is the peer (`client_identity`'s first case, inlined: a call
-        # less on every request).
-        peer = facts.client
-        if trusted_proxies:
-            client = client_identity(peer, facts.forwarded_for, trusted_proxies)
-        else:
-            client = normalise_address(peer) if peer else None
         # Counted before it is queued, so the flusher never drains what is not counted yet.
         self._queued_bytes = queued
-        # A plain tuple, not an Event: the garbage collector untracks it (see `pending.pack`).
-        head = (time.time(), status, throttled, client, content_type, route, duration)
-        queue.append(head + facts)  # concatenated: half the cost of unpacking (160 vs 380 ns)
+        queue.append(item)
         if self._thread is None:
             self._start()
 
@@ -380,7 +371,7 @@ class Recorder:
             lost,
         )
 
-    def _take_in(self, items: list[tuple[Any, ...]]) -> None:
+    def _take_in(self, items: list[bytes]) -> None:
         """The helper's side of `_ship`: queue requests a worker recorded."""
         self._queued_bytes += sum(map(item_bytes, items))
         self._queue.extend(items)
