@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from wsgi_analytics.request.facts import (
     MAX_PATH,
     MAX_QUERY,
     Facts,
+    _asgi_forwarded,
     from_environ,
     from_scope,
 )
@@ -153,6 +155,11 @@ def _scope(**changes: Any) -> dict[str, Any]:
             id="root path already in path",
         ),
         pytest.param(
+            _scope(root_path="/" + "r" * 400, path="/" + "p" * 400),
+            facts(path=("/" + "r" * 400 + "/" + "p" * 400)[:MAX_PATH]),
+            id="root path joined, capped",
+        ),
+        pytest.param(
             _scope(root_path="/a", path="/about"),
             facts(path="/a/about"),
             id="root path prefix is not a segment",
@@ -256,3 +263,89 @@ def test_country_header_read_only_when_asked(value: str, expected: str) -> None:
     assert from_environ(environ, "HTTP_CF_IPCOUNTRY").country == expected
     assert from_scope(scope, b"cf-ipcountry").country == expected
     assert from_scope(scope, b"x-country").country == "DE"
+
+
+# The header reading as first written, one Python loop over every header: the fast read of the
+# usual header list must give the same facts for any list.
+_REFERENCE_FIELDS = {
+    b"host": ("host", MAX_HEADER),
+    b"referer": ("referrer", 2048),
+    b"user-agent": ("user_agent", MAX_HEADER),
+    b"x-forwarded-for": ("forwarded_for", 4096),
+    b"sec-ch-ua-platform": ("ch_platform", 64),
+    b"sec-ch-ua-mobile": ("ch_mobile", 8),
+}
+_FIELDS = ("host", "referrer", "user_agent", "forwarded_for", "ch_platform", "ch_mobile", "country")
+
+
+def _reference_headers(headers: list[Any], country_header: bytes | None) -> dict[str, str]:
+    wanted = dict(_REFERENCE_FIELDS)
+    if country_header:
+        wanted[country_header] = ("country", 8)
+    text = dict.fromkeys(_FIELDS, "")
+    seen: set[str] = set()
+    forwarded: list[bytes] = []
+    for item in headers:
+        try:
+            name, value = item
+        except (TypeError, ValueError):
+            continue
+        if not isinstance(name, bytes):
+            continue
+        spec = wanted.get(name)
+        if spec is None:
+            if name.islower() or not name.isascii():
+                continue
+            spec = wanted.get(name.lower())
+            if spec is None:
+                continue
+        if not isinstance(value, bytes):
+            continue
+        field, cap = spec
+        if field == "forwarded_for":
+            forwarded.append(value)
+        elif field not in seen:
+            seen.add(field)
+            text[field] = value[: cap * 4].decode("utf-8", "replace")[:cap]
+    if forwarded:
+        text["forwarded_for"] = _asgi_forwarded(forwarded)  # the right end: tested above
+    return text
+
+
+_USUAL = [
+    b"host", b"user-agent", b"referer", b"x-forwarded-for", b"sec-ch-ua-platform",
+    b"sec-ch-ua-mobile", b"cf-ipcountry", b"accept", b"accept-language", b"cookie",
+]  # fmt: skip
+_ODD_NAMES = [
+    b"Host", b"HOST", b"User-Agent", b"Referer", b"X-Forwarded-For", b"CF-IPCountry", b"Accept",
+    b"x-1", b"", b"\xc3\xa9", "host", "user-agent", memoryview(b"host"), 5,
+]  # fmt: skip
+_BYTES = [b"a", b"", b"caf\xc3\xa9", b"bad \xff", b"y" * 3000]
+_VALUES: list[Any] = [*_BYTES, "text", None, b"10.0.0.1"]
+_MALFORMED = [None, (b"host",), (b"host", b"a", b"b"), b"ab", [b"x"], ([b"unhashable"], b"v")]
+
+
+@pytest.mark.parametrize("seed", range(400))
+def test_header_reading_matches_the_reference(seed: int) -> None:
+    pick = random.Random(seed)
+    # Half the lists as servers send them (distinct lower-case names, bytes values), half with
+    # repeated, upper-case, odd or malformed items among them.
+    headers: list[Any] = [
+        (name, pick.choice(_BYTES) + b"%d" % n)
+        for n, name in enumerate(pick.sample(_USUAL, pick.randrange(len(_USUAL) + 1)))
+    ]
+    if seed % 2:
+        for _ in range(pick.randrange(1, 6)):
+            roll = pick.random()
+            if roll < 0.2:
+                item: Any = pick.choice(_MALFORMED)
+            elif roll < 0.5:
+                item = (pick.choice(_USUAL), pick.choice(_VALUES))
+            else:
+                item = (pick.choice(_ODD_NAMES), pick.choice(_VALUES))
+            headers.insert(pick.randrange(len(headers) + 1), item)
+    country = pick.choice([None, b"cf-ipcountry"])
+    expected = _reference_headers(headers, country)
+    for container in (headers, tuple(headers)):
+        got = from_scope(_scope(headers=container), country)
+        assert {field: getattr(got, field) for field in _FIELDS} == expected, headers
