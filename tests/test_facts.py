@@ -13,6 +13,9 @@ from wsgi_analytics.request.facts import (
     MAX_QUERY,
     Facts,
     _asgi_forwarded,
+    _join_path,
+    _wsgi_forwarded,
+    _wsgi_text,
     from_environ,
     from_scope,
 )
@@ -349,3 +352,65 @@ def test_header_reading_matches_the_reference(seed: int) -> None:
     for container in (headers, tuple(headers)):
         got = from_scope(_scope(headers=container), country)
         assert {field: getattr(got, field) for field in _FIELDS} == expected, headers
+
+
+def _reference_environ(environ: dict[str, Any]) -> Facts:
+    """`from_environ` as first written, one helper call a field."""
+    get = environ.get
+    method = get("REQUEST_METHOD")
+    script = get("SCRIPT_NAME")
+    path = _join_path(
+        _wsgi_text(script, MAX_PATH) if script else "", _wsgi_text(get("PATH_INFO"), MAX_PATH)
+    )
+    peer = get("REMOTE_ADDR")
+    referrer = get("HTTP_REFERER")
+    forwarded = get("HTTP_X_FORWARDED_FOR")
+    platform = get("HTTP_SEC_CH_UA_PLATFORM")
+    mobile = get("HTTP_SEC_CH_UA_MOBILE")
+    query = get("QUERY_STRING")
+    return Facts(
+        method.upper()[:16] if isinstance(method, str) else "",
+        path[:MAX_PATH],
+        _wsgi_text(get("HTTP_HOST") or get("SERVER_NAME"), MAX_HEADER),
+        _wsgi_text(referrer, 2048) if referrer else "",
+        _wsgi_text(get("HTTP_USER_AGENT"), MAX_HEADER),
+        peer[:64] if isinstance(peer, str) and peer else None,
+        _wsgi_forwarded(forwarded) if forwarded else "",
+        _wsgi_text(platform, 64) if platform else "",
+        _wsgi_text(mobile, 8) if mobile else "",
+        _wsgi_text(query, MAX_QUERY) if query else "",
+    )
+
+
+_ENVIRON_VALUES: list[Any] = [
+    None, "", "GET", "get", "/a/b", "example.com", CHROME, "203.0.113.5", "x=1&utm_source=hn",
+    _latin1("/blog/ünïcode/"), _latin1("café"), "caf\udce9", "\ud800", "y" * 3000, 5, b"bytes",
+    "10.0.0.1, 198.51.100.7", "?1", '"Windows"', "/app",
+]  # fmt: skip
+_ENVIRON_KEYS = [
+    "REQUEST_METHOD", "SCRIPT_NAME", "PATH_INFO", "HTTP_HOST", "SERVER_NAME", "HTTP_USER_AGENT",
+    "REMOTE_ADDR", "HTTP_REFERER", "HTTP_X_FORWARDED_FOR", "HTTP_SEC_CH_UA_PLATFORM",
+    "HTTP_SEC_CH_UA_MOBILE", "QUERY_STRING",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", range(300))
+def test_environ_reading_matches_the_reference(seed: int) -> None:
+    pick = random.Random(seed)
+    usual = {
+        "REQUEST_METHOD": "GET",
+        "SCRIPT_NAME": "",
+        "PATH_INFO": "/p",
+        "HTTP_HOST": "example.com",
+        "HTTP_USER_AGENT": CHROME,
+        "REMOTE_ADDR": "203.0.113.5",
+        "QUERY_STRING": "",
+    }
+    # Mostly what servers send, with a few values changed to anything, or keys left out.
+    environ: dict[str, Any] = dict(usual) if seed % 3 else {}
+    for key in pick.sample(_ENVIRON_KEYS, pick.randrange(1, 5)):
+        if pick.random() < 0.2:
+            environ.pop(key, None)
+        else:
+            environ[key] = pick.choice(_ENVIRON_VALUES)
+    assert from_environ(environ) == _reference_environ(environ), environ
