@@ -10,10 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 from .._log import logger
 from ..recording.recorder import Recorder
-from ..request.documents import wsgi_content_type
 from ..request.exclude import compile_exclude
 from ..request.facts import Facts, from_environ
-from ..request.routes import explicit_route
+from ..request.routes import MAX_TEMPLATE, ROUTE_KEY
 from .common import DEFAULT_PREFIX, adapter_recorder, record_quietly
 
 if TYPE_CHECKING:
@@ -24,7 +23,6 @@ __all__ = ["WSGIAnalytics"]
 _ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
-Done = Callable[[bool, float], None]  # (the app failed, when the body was over)
 
 
 class WSGIAnalytics:
@@ -92,36 +90,13 @@ class WSGIAnalytics:
         if not counted:
             return self.app(environ, start_response)
 
-        # Per-request state lives in these closures, never on self: one middleware object
-        # serves every concurrent request.
-        status = 0
-        content_type: str | None = None
-
-        def counting_start_response(
-            status_line: str,
-            headers: list[tuple[str, str]],
-            exc_info: _ExcInfo | None = None,
-        ) -> Any:
-            nonlocal status, content_type
-            # A second call with exc_info replaces the status (PEP 3333 error handling).
-            status = _status_code(status_line)
-            content_type = _content_type(headers)
-            if exc_info is None:
-                return start_response(status_line, headers)
-            return start_response(status_line, headers, exc_info)
-
-        def done(failed: bool, ended: float) -> None:
-            # After the app ran: the app (or Flask's and Django's entry points) named the route.
-            route = explicit_route(environ)
-            if failed:
-                self._record(facts, 500, route=route, duration=ended - started)
-            else:
-                self._record(facts, status, content_type, route, ended - started)
-
+        # Per-request state lives in this object, never on self: one middleware object serves
+        # every concurrent request. One object (no closures) is the cheapest holder.
+        response = _Body(self, environ, facts, started, start_response)
         try:
-            body = self.app(environ, counting_start_response)
+            body = self.app(environ, response.start_response)
         except BaseException:
-            done(True, perf_counter())
+            response.done(True, perf_counter())
             raise
 
         wrapper = environ.get("wsgi.file_wrapper")
@@ -129,11 +104,13 @@ class WSGIAnalytics:
             # Returned as the same object so the server can still use sendfile(); such apps
             # have called start_response already, so the status is known now. The time the
             # server then takes to send the file is not seen.
-            done(False, perf_counter())
+            response.done(False, perf_counter())
             return body
+        response.body = body
         if hasattr(body, "__len__"):
-            return _SizedBody(body, done)
-        return _Body(body, done)
+            # Same slots, one method more: a class switch costs less than a second object.
+            response.__class__ = _SizedBody
+        return response
 
     def _record(
         self,
@@ -157,38 +134,99 @@ class WSGIAnalytics:
         )
 
 
-def _status_code(status_line: object) -> int:
-    try:
-        return int(str(status_line)[:3])
-    except ValueError:
-        return 0
-
-
-def _content_type(headers: object) -> str | None:
-    """The response's Content-Type, or None; an app's malformed header list is the server's to
-    refuse, never a reason for the middleware to raise first."""
-    try:
-        found = wsgi_content_type(headers)  # type: ignore[arg-type]
-    except Exception:
-        return None
-    return found if isinstance(found, str) else None
-
-
 class _Body:
-    """The app's body, passed through chunk by chunk; counts once, when the server closes it,
-    timed to the moment the last chunk was handed over (the iterator was exhausted)."""
+    """One request's state, then its body: ``start_response`` notes the status and the
+    Content-Type, the app's body is passed through chunk by chunk, and the request is counted
+    once, when the server closes it, timed to the moment the last chunk was handed over (the
+    iterator was exhausted)."""
 
-    __slots__ = ("_body", "_done", "_ended", "_failed")
+    __slots__ = (
+        "_adapter",
+        "_content_type",
+        "_ended",
+        "_environ",
+        "_facts",
+        "_failed",
+        "_start_response",
+        "_started",
+        "_status",
+        "body",
+    )
 
-    def __init__(self, body: Iterable[bytes], done: Done) -> None:
-        self._body = body
-        self._done: Done | None = done
+    def __init__(
+        self,
+        adapter: WSGIAnalytics,
+        environ: dict[str, Any],
+        facts: Facts,
+        started: float,
+        start_response: StartResponse,
+    ) -> None:
+        self._adapter: WSGIAnalytics | None = adapter  # None once counted
+        self._environ = environ
+        self._facts = facts
+        self._started = started
+        self._start_response = start_response
+        self._status = 0
+        self._content_type: str | None = None
         self._failed = False
         self._ended = 0.0
+        self.body: Iterable[bytes] = ()
+
+    def start_response(
+        self,
+        status_line: str,
+        headers: list[tuple[str, str]],
+        exc_info: _ExcInfo | None = None,
+    ) -> Any:
+        # A second call with exc_info replaces the status (PEP 3333 error handling).
+        try:
+            self._status = int(str(status_line)[:3])
+        except ValueError:
+            self._status = 0
+        # `documents.wsgi_content_type`, inline (a call less on every request). An app's
+        # malformed header list is the server's to refuse, never a reason for the middleware
+        # to raise first.
+        content_type = None
+        try:
+            for name, value in headers:
+                if name == "Content-Type" or (len(name) == 12 and name.lower() == "content-type"):
+                    content_type = value if isinstance(value, str) else None
+                    break
+        except Exception:
+            content_type = None
+        self._content_type = content_type
+        if exc_info is None:
+            return self._start_response(status_line, headers)
+        return self._start_response(status_line, headers, exc_info)
+
+    def done(self, failed: bool, ended: float) -> None:
+        """Count the request (once): ``failed``, the app raised; ``ended``, when the body was
+        over. `common.record_quietly`, inline: a call less on every request."""
+        adapter = self._adapter
+        if adapter is None:
+            return
+        self._adapter = None
+        status = 500 if failed else self._status
+        if not status:
+            return  # no response was started: the server or the client gave up first
+        try:
+            # After the app ran: the app (or Flask's and Django's entry points) named the
+            # route (`routes.explicit_route`, inline).
+            route = self._environ.get(ROUTE_KEY)
+            adapter.recorder.record(
+                self._facts,
+                status,
+                trusted_proxies=adapter.trusted_proxies,
+                content_type=None if failed else self._content_type,
+                route=route[:MAX_TEMPLATE] if isinstance(route, str) and route else None,
+                duration=ended - self._started,
+            )
+        except Exception:
+            logger.exception("wsgi_analytics: could not record a request")
 
     def __iter__(self) -> Iterator[bytes]:
         try:
-            yield from self._body
+            yield from self.body
         except BaseException as error:
             # A client gone away (GeneratorExit) is not the app's failure; anything else is.
             self._failed = not isinstance(error, GeneratorExit)
@@ -196,17 +234,16 @@ class _Body:
         self._ended = perf_counter()
 
     def close(self) -> None:
-        done, self._done = self._done, None
         try:
-            close = getattr(self._body, "close", None)
+            close = getattr(self.body, "close", None)
             if close is not None:
                 close()
         except BaseException:
             self._failed = True
             raise
         finally:
-            if done is not None:
-                done(self._failed, self._ended or perf_counter())
+            if self._adapter is not None:
+                self.done(self._failed, self._ended or perf_counter())
 
 
 class _SizedBody(_Body):
@@ -215,4 +252,4 @@ class _SizedBody(_Body):
     __slots__ = ()
 
     def __len__(self) -> int:
-        return len(self._body)  # type: ignore[arg-type]
+        return len(self.body)  # type: ignore[arg-type]
