@@ -115,8 +115,15 @@ class ASGIAnalytics:
             nonlocal status, content_type, ended
             kind = message.get("type")
             if kind == "http.response.start":
-                status = _status_code(message.get("status"))
-                content_type = _content_type(message.get("headers"))
+                code = message.get("status")
+                status = code if isinstance(code, int) and 100 <= code <= 999 else 0
+                headers = message.get("headers")
+                # Odd headers are the server's to refuse, never a reason for the middleware
+                # to raise first.
+                try:
+                    content_type = asgi_content_type(headers) if headers else None
+                except Exception:
+                    content_type = None
             await send(message)
             if kind in _BODY and not message.get("more_body", False):
                 ended = perf_counter()
@@ -130,15 +137,27 @@ class ASGIAnalytics:
             failed = not isinstance(error, _CANCELLED)
             raise
         finally:
-            # After the app ran, the scope holds what its router matched (or the app's own key).
-            route = template_from_scope(scope)
-            duration = (ended or perf_counter()) - started
             if failed and not ended:
-                self._record(facts, 500, route=route, duration=duration)
-            else:
-                # An app that raises after its response completed (a background task) still
-                # served that response: count what the client saw.
-                self._record(facts, status, content_type, route, duration)
+                status, content_type = 500, None
+            # An app that raises after its response completed (a background task) still
+            # served that response: count what the client saw. Not at all when no response
+            # was started (the server or the client gave up first). `common.record_quietly`,
+            # inline: a call less on every request.
+            if status:
+                try:
+                    # After the app ran, the scope holds what its router matched (or the
+                    # app's own key).
+                    route = template_from_scope(scope)
+                    self.recorder.record(
+                        facts,
+                        status,
+                        trusted_proxies=self.trusted_proxies,
+                        content_type=content_type,
+                        route=route,
+                        duration=(ended or perf_counter()) - started,
+                    )
+                except Exception:
+                    logger.exception("wsgi_analytics: could not record a request")
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The app's lifespan, flushed before its shutdown completes. An app that refuses the
@@ -202,21 +221,6 @@ class ASGIAnalytics:
             route,
             duration,
         )
-
-
-def _status_code(value: object) -> int:
-    return value if isinstance(value, int) and 100 <= value <= 999 else 0
-
-
-def _content_type(headers: object) -> str | None:
-    """The response's Content-Type, or None; odd headers are the server's to refuse, never a
-    reason for the middleware to raise first."""
-    if not headers:
-        return None
-    try:
-        return asgi_content_type(headers)  # type: ignore[arg-type]
-    except Exception:
-        return None
 
 
 # The messages that carry the body; the last one (no more_body) ends the response.

@@ -171,9 +171,9 @@ def template_from_scope(scope: MutableMapping[str, Any]) -> str | None:
     nothing): the caller then uses ``UNMATCHED`` for a 404 and :func:`template` otherwise. Never
     raises: the scope is the app's, and an odd one must not break the request.
     """
-    found = explicit_route(scope)
-    if found is not None:
-        return found
+    explicit = scope.get(ROUTE_KEY)  # `explicit_route`, inline: a call less on every request
+    if isinstance(explicit, str) and explicit:
+        return explicit[:MAX_TEMPLATE]
     if "endpoint" not in scope:  # no Starlette router matched anything: skip the rest
         return None
     try:
