@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import random
+import socket
 from typing import Any
 
 import pytest
 
+from wsgi_analytics import Recorder
+from wsgi_analytics.recording.pending import unpack
+from wsgi_analytics.request import identity
 from wsgi_analytics.request.facts import MAX_FORWARDED, from_environ, from_scope
 from wsgi_analytics.request.identity import client_identity, normalise_address
 
@@ -106,3 +111,38 @@ def test_long_spoofed_header_cannot_hide_the_trusted_entry() -> None:
     spoof = "6.6.6.6, " * (MAX_FORWARDED // 9 + 10)
     facts = from_environ(_environ(PEER, spoof + "198.51.100.1"))
     assert client_identity(facts.client, facts.forwarded_for, 1) == "198.51.100.1"
+
+
+_PEERS = [
+    "203.0.113.7", "0.0.0.0", "255.255.255.255", "01.2.3.4", "1.2.3.04", "1.2.3", "1.2.3.4.5",
+    "256.1.1.1", "0x1.2.3.4", " 1.2.3.4", "1.2.3.4 ", "1.2.3.4\n", "1.2.3.4\x00", "\u0661.2.3.4",
+    "203.0.113.7:8080", "2001:db8::1", "::ffff:192.0.2.1", "[2001:db8::1]:443", "unknown", "",
+    "1..2.3", "\ud800", "fe80::1%eth0",
+]  # fmt: skip
+
+
+def test_inet_pton_used_only_where_it_is_the_canonical_test() -> None:
+    # Where `PTON_IS_CANONICAL`, the recorder's peer test is inet_pton: it must take exactly
+    # what the regex of `normalise_address` takes.
+    if not identity.PTON_IS_CANONICAL:
+        pytest.skip("inet_pton is not strict here: the recorder keeps to normalise_address")
+    pick = random.Random(5)
+    chars = "0123456789. x:"
+    texts = _PEERS + [
+        "".join(pick.choice(chars) for _ in range(pick.randrange(1, 17))) for _ in range(20_000)
+    ]
+    for text in texts:
+        try:
+            socket.inet_pton(socket.AF_INET, text)
+            taken = True
+        except (OSError, ValueError):
+            taken = False
+        assert taken == bool(identity._CANONICAL_IPV4.fullmatch(text)), repr(text)
+
+
+@pytest.mark.parametrize("peer", _PEERS)
+def test_the_recorder_keys_a_peer_as_normalise_address_does(peer: str, recorder: Recorder) -> None:
+    facts = from_environ({"REQUEST_METHOD": "GET", "REMOTE_ADDR": peer})
+    recorder.record(facts, 200)
+    queued = unpack(recorder._queue[-1])
+    assert queued.client_id == (normalise_address(facts.client) if facts.client else None)
