@@ -315,6 +315,10 @@ def _careful_headers(headers: Iterable[Any], wanted: dict[bytes, _Spec]) -> list
 _NO_HEADERS: list[Any] = [None] * 7
 
 
+# The scope keys `from_scope` reads, read in one pass.
+_SCOPE_KEYS = ("method", "root_path", "path", "headers", "query_string", "client")
+
+
 def from_scope(scope: Mapping[str, Any], country_header: bytes | None = None) -> Facts:
     """Facts from an ASGI HTTP scope (missing or malformed values become empty strings).
 
@@ -322,13 +326,8 @@ def from_scope(scope: Mapping[str, Any], country_header: bytes | None = None) ->
     (`wsgi_analytics.request.geo.header_scope_key`), read into ``Facts.country``; ``None`` (the
     default) reads none.
     """
-    get = scope.get
-    method = get("method")
-    root = get("root_path")
-    path = get("path")
-    headers = get("headers")
-    query = get("query_string")
-    client = get("client")
+    get: Callable[[str], Any] = scope.get  # any value: each is checked below
+    method, root, path, headers, query, client = map(get, _SCOPE_KEYS)
     if isinstance(headers, (list, tuple)):
         wanted = _wanted_with(country_header) if country_header else _WANTED
         host, referrer, agent, platform, mobile, country, forwarded = _scope_headers(
