@@ -111,8 +111,10 @@ class ASGIAnalytics:
         content_type: str | None = None
         ended = 0.0  # when the last body chunk was handed to the server
 
-        async def counting_send(message: Message) -> None:
-            nonlocal status, content_type, ended
+        def counting_send(message: Message) -> Awaitable[None]:
+            # A plain function handing back the server's own awaitable: no coroutine of ours
+            # per message, but for the last one, timed once the server has it.
+            nonlocal status, content_type
             kind = message.get("type")
             if kind == "http.response.start":
                 code = message.get("status")
@@ -124,9 +126,14 @@ class ASGIAnalytics:
                     content_type = asgi_content_type(headers) if headers else None
                 except Exception:
                     content_type = None
+            elif kind in _BODY and not message.get("more_body", False):
+                return send_last(message)
+            return send(message)
+
+        async def send_last(message: Message) -> None:
+            nonlocal ended
             await send(message)
-            if kind in _BODY and not message.get("more_body", False):
-                ended = perf_counter()
+            ended = perf_counter()
 
         failed = False
         try:
