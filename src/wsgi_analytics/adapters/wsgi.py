@@ -97,7 +97,7 @@ class WSGIAnalytics:
         try:
             body = self.app(environ, response.start_response)
         except BaseException:
-            response.done(True, perf_counter())
+            response.count_failure()
             raise
 
         wrapper = environ.get("wsgi.file_wrapper")
@@ -105,7 +105,7 @@ class WSGIAnalytics:
             # Returned as the same object so the server can still use sendfile(); such apps
             # have called start_response already, so the status is known now. The time the
             # server then takes to send the file is not seen.
-            response.done(False, perf_counter())
+            response.close()  # counts it: there is no body of the app's to close yet
             return body
         response.body = body
         if hasattr(body, "__len__"):
@@ -205,30 +205,10 @@ class _Body:
             return self._start_response(status_line, headers)
         return self._start_response(status_line, headers, exc_info)
 
-    def done(self, failed: bool, ended: float) -> None:
-        """Count the request (once): ``failed``, the app raised; ``ended``, when the body was
-        over. `common.record_quietly`, inline: a call less on every request."""
-        adapter = self._adapter
-        if adapter is None:
-            return
-        self._adapter = None
-        status = 500 if failed else self._status
-        if not status:
-            return  # no response was started: the server or the client gave up first
-        try:
-            # After the app ran: the app (or Flask's and Django's entry points) named the
-            # route (`routes.explicit_route`, inline).
-            route = self._environ.get(ROUTE_KEY)
-            adapter.recorder.record(
-                self._facts,
-                status,
-                trusted_proxies=adapter.trusted_proxies,
-                content_type=None if failed else self._content_type,
-                route=route[:MAX_TEMPLATE] if isinstance(route, str) and route else None,
-                duration=ended - self._started,
-            )
-        except Exception:
-            logger.exception("wsgi_analytics: could not record a request")
+    def count_failure(self) -> None:
+        """Count the request as a 500: the app raised before it returned a body."""
+        self._failed = True
+        self.close()
 
     def __iter__(self) -> Iterator[bytes]:
         try:
@@ -240,6 +220,8 @@ class _Body:
         self._ended = perf_counter()
 
     def close(self) -> None:
+        """Close the app's body, then count the request (once). `common.record_quietly`,
+        inline: a call less on every request."""
         try:
             close = getattr(self.body, "close", None)
             if close is not None:
@@ -248,8 +230,29 @@ class _Body:
             self._failed = True
             raise
         finally:
-            if self._adapter is not None:
-                self.done(self._failed, self._ended or perf_counter())
+            adapter = self._adapter
+            if adapter is not None:
+                self._adapter = None
+                failed = self._failed
+                status = 500 if failed else self._status
+                # No status: no response was started (the server or the client gave up first).
+                if status:
+                    try:
+                        # After the app ran: the app (or Flask's and Django's entry points)
+                        # named the route (`routes.explicit_route`, inline).
+                        route = self._environ.get(ROUTE_KEY)
+                        adapter.recorder.record(
+                            self._facts,
+                            status,
+                            trusted_proxies=adapter.trusted_proxies,
+                            content_type=None if failed else self._content_type,
+                            route=route[:MAX_TEMPLATE]
+                            if isinstance(route, str) and route
+                            else None,
+                            duration=(self._ended or perf_counter()) - self._started,
+                        )
+                    except Exception:
+                        logger.exception("wsgi_analytics: could not record a request")
 
 
 class _SizedBody(_Body):
