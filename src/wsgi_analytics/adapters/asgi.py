@@ -13,7 +13,7 @@ from ..recording.recorder import Recorder
 from ..request.documents import asgi_content_type
 from ..request.exclude import compile_exclude
 from ..request.facts import Facts, from_scope
-from ..request.routes import template_from_scope
+from ..request.routes import ROUTE_KEY, template_from_scope
 from .common import DEFAULT_PREFIX, adapter_recorder, record_quietly
 
 if TYPE_CHECKING:
@@ -154,7 +154,13 @@ class ASGIAnalytics:
                 try:
                     # After the app ran, the scope holds what its router matched (or the
                     # app's own key).
-                    route = template_from_scope(scope)
+                    # Neither key: no route named (`template_from_scope`'s first answer,
+                    # without the call).
+                    route = (
+                        template_from_scope(scope)
+                        if ROUTE_KEY in scope or "endpoint" in scope
+                        else None
+                    )
                     self.recorder.record(
                         facts,
                         status,

@@ -253,18 +253,16 @@ def _scope_headers(headers: Iterable[Any], wanted: dict[bytes, _Spec]) -> list[A
     else (a malformed item, a name in upper case) is read again by `_careful_headers`, which
     gives the same result for what both accept."""
     found: list[Any] = [None] * 7
-    get = wanted.get
     try:
         for name, value in headers:
-            spec = get(name)
-            if spec is None:
+            if name not in wanted:
                 if name.islower():  # an ordinary header we do not read
                     continue
                 return _careful_headers(headers, wanted)
             # The name may be a bytes look-alike (a memoryview compares equal to bytes).
             if not (isinstance(value, bytes) and isinstance(name, bytes)):
                 continue
-            slot, read, cap = spec
+            slot, read, cap = wanted[name]
             if slot == _FORWARDED:
                 if found[slot] is None:
                     found[slot] = [value]
@@ -371,7 +369,10 @@ def from_scope(scope: Mapping[str, Any], country_header: bytes | None = None) ->
             forwarded or "",  # capped from the left already
             platform or "",
             mobile or "",
-            _bytes_text(query, MAX_QUERY) if query and isinstance(query, bytes) else "",
+            # `_bytes_text`, inline
+            query[: 4 * MAX_QUERY].decode("utf-8", "replace")[:MAX_QUERY]
+            if query and isinstance(query, bytes)
+            else "",
             country or "",
         ),
     )
