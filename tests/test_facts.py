@@ -414,3 +414,10 @@ def test_environ_reading_matches_the_reference(seed: int) -> None:
         else:
             environ[key] = pick.choice(_ENVIRON_VALUES)
     assert from_environ(environ) == _reference_environ(environ), environ
+
+
+def test_a_country_header_of_any_name_is_read() -> None:
+    # Even one named like a header the fast read otherwise skips unread.
+    scope = _scope(headers=[(b"x-real-ip", b"FR"), (b"accept", b"DE")])
+    assert from_scope(scope, b"x-real-ip").country == "FR"
+    assert from_scope(scope, b"accept").country == "DE"
