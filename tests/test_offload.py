@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sys
 import time
 from typing import Any
 
@@ -150,3 +151,23 @@ def test_what_cannot_cross_to_another_process_is_refused(
         options = {"client": redis.Redis.from_url(redis_url)}
     with pytest.raises(ValueError, match="offload=True needs redis_url"):
         Recorder(redis_url if "client" not in options else None, offload=True, **options)
+
+
+def test_without_a_python_interpreter_it_flushes_in_process(
+    redis_url: str,
+    client: redis.Redis,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Under uWSGI or mod_wsgi ``sys.executable`` is the server's binary: no helper is started
+    with it, the recorder says so and counts in process."""
+    monkeypatch.setattr(sys, "executable", "/usr/bin/uwsgi")
+    with caplog.at_level(logging.ERROR, logger="wsgi_analytics"):
+        recorder = Recorder(redis_url, prefix="nohelper", flush_interval=3600, offload=True)
+        drive(recorder, repeat=1)
+        wait_for(lambda: recorder._offload_config is None, "the recorder kept waiting")
+    assert "is not a Python interpreter" in caplog.text
+    assert recorder._offload is None
+    recorder.flush()
+    assert day_sets(client, "nohelper")["paths"] == {"/": 2, "/pricing/": 1, "/blog/1/": 2}
+    recorder.close()

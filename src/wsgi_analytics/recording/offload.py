@@ -33,7 +33,7 @@ from typing import IO, Any
 
 from .._log import logger
 
-__all__ = ["CHUNK", "Gone", "Offload", "read_frame", "write_frame"]
+__all__ = ["CHUNK", "Gone", "Offload", "interpreter", "read_frame", "write_frame"]
 
 _LENGTH = struct.Struct("!I")
 # Requests marshalled per frame: ~0.35 ms of the worker's interpreter, then a pause.
@@ -47,6 +47,17 @@ _BOOT = (
     "from wsgi_analytics.recording.sidecar import main\n"
     "main(config)\n"
 )
+
+
+def interpreter() -> str | None:
+    """The Python interpreter to start the helper with, or None. Under uWSGI or mod_wsgi,
+    ``sys.executable`` is the server's own binary (started with ``-c``, it would be another
+    server, or nothing useful): only a file named like an interpreter is trusted."""
+    found = sys.executable
+    name = os.path.basename(found or "").lower()
+    if found and os.access(found, os.X_OK) and name.startswith(("python", "pypy")):
+        return found
+    return None
 
 
 class Gone(RuntimeError):
@@ -88,8 +99,11 @@ class Offload:
         # The helper inherits stderr (what it prints before its logging is set up) and nothing
         # else; it ignores SIGINT and SIGTERM (a terminal's Ctrl-C, a process group's stop) and
         # leaves when this end of the pipe closes, once it has written what it holds.
+        executable = interpreter()
+        if executable is None:
+            raise Gone(f"sys.executable ({sys.executable!r}) is not a Python interpreter")
         self.process = subprocess.Popen(
-            [sys.executable, "-c", _BOOT],
+            [executable, "-c", _BOOT],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             close_fds=True,
