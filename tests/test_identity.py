@@ -122,10 +122,10 @@ _PEERS = [
 
 
 def test_inet_pton_used_only_where_it_is_the_canonical_test() -> None:
-    # Where `PTON_IS_CANONICAL`, the recorder's peer test is inet_pton: it must take exactly
-    # what the regex of `normalise_address` takes.
+    # Where `PTON_IS_CANONICAL`, `normalise_address` tests with inet_pton first: it must take
+    # exactly what its regex takes.
     if not identity.PTON_IS_CANONICAL:
-        pytest.skip("inet_pton is not strict here: the recorder keeps to normalise_address")
+        pytest.skip("inet_pton is not strict here: normalise_address keeps to its regex")
     pick = random.Random(5)
     chars = "0123456789. x:"
     texts = _PEERS + [

@@ -19,8 +19,6 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Callable
-from socket import AF_INET as _AF_INET
-from socket import inet_pton as _inet_pton
 from types import FrameType
 from typing import Any, Literal
 
@@ -33,7 +31,6 @@ from ..request.agents import Agent, default_classifier
 from ..request.clock import SiteClock
 from ..request.facts import Facts, valid_text
 from ..request.geo import Countries, header_environ_key, header_scope_key, open_countries
-from ..request.identity import PTON_IS_CANONICAL as _PTON_IS_CANONICAL
 from ..request.identity import client_identity, normalise_address
 from . import pipeline
 from .offload import CHUNK, Gone, Offload
@@ -245,18 +242,8 @@ class Recorder:
         peer = facts.client
         if trusted_proxies:
             client = client_identity(peer, facts.forwarded_for, trusted_proxies)
-        elif not peer:
-            client = None
-        elif _PTON_IS_CANONICAL and ":" not in peer:
-            # A canonical dotted quad is its own key (`normalise_address`' first case): one C
-            # call, where the memo misses once a site sees more clients than it holds.
-            try:
-                _inet_pton(_AF_INET, peer)
-                client = peer
-            except (OSError, ValueError):
-                client = normalise_address(peer)
         else:
-            client = normalise_address(peer)
+            client = normalise_address(peer) if peer else None
         # Bytes, not a tuple: invisible to the garbage collector, and exactly their size
         # (see `pending.pack`, which builds the same).
         head = (time.time(), status, throttled, client, content_type, route, duration)
