@@ -33,7 +33,7 @@ from wsgi_analytics.keys import (
 )
 from wsgi_analytics.recording import recorder as recorder_module
 from wsgi_analytics.recording.pairs import PAIRED
-from wsgi_analytics.recording.pending import Pending
+from wsgi_analytics.recording.pending import Pending, pack
 from wsgi_analytics.recording.rules import UTC, Event, Setup, increments, viewed
 from wsgi_analytics.recording.writer import Writer
 from wsgi_analytics.request.agents import Agent, default_classifier
@@ -425,7 +425,9 @@ def test_a_recorder_across_a_dst_change(
     start, end = NEW_YORK.day_start(number), NEW_YORK.day_end(number)
     assert (end - start) // 3600 == hours
     facts = Facts("GET", "/", HOST, "", CHROME, "8.8.8.8", "", "", "")
-    events = deque(Event(t + 1800, facts, 200, False, "8.8.8.8") for t in range(start, end, 3600))
+    events = deque(
+        pack(Event(t + 1800, facts, 200, False, "8.8.8.8")) for t in range(start, end, 3600)
+    )
     pending = Pending(10_000, setup=Setup(NEW_YORK))
     pending.drain(events, default_classifier())
     source = redis.Redis.from_url(redis_url)
@@ -600,7 +602,7 @@ def test_every_pair_is_what_the_page_views_say(
                 if dimension != TIMELINE:
                     expected[filter_dimension, None, w, member] += 1
     pending = Pending(100_000, setup=setup)
-    pending.drain(deque(events), classify)
+    pending.drain(deque(map(pack, events)), classify)
     source = redis.Redis.from_url(redis_url)
     try:
         Writer(source, Keys(), retention_days=90, max_members=10_000, clock=setup.clock).write(
@@ -721,7 +723,7 @@ def test_drain_counts_what_increments_says_in_a_zone_with_countries() -> None:
         for dimension, member in increments(event, agent, setup):
             expected[dimension, setup.clock.day(event.time), member] += 1
     pending = Pending(100_000, setup=setup)
-    pending.drain(deque(events), classify)
+    pending.drain(deque(map(pack, events)), classify)
     assert {entry: n for entry, n in pending.counts.items() if n} == dict(expected)
     assert len({day for _, day, _ in expected}) == 2  # 18:15 local: both sides of midnight
     assert UTC.clock.zone == "UTC"
@@ -788,7 +790,7 @@ def test_live_minutes_are_bounded_by_age(redis_url: str, client: redis.Redis) ->
     now = time.time()
     facts = Facts("GET", "/", HOST, "", CHROME, "8.8.8.8", "", "", "")
     events = deque(
-        Event(now - 60 * ago, facts, 200, False, f"8.8.8.{ago}", "text/html")
+        pack(Event(now - 60 * ago, facts, 200, False, f"8.8.8.{ago}", "text/html"))
         for ago in range(50, -1, -1)
     )
     pending = Pending(10_000)

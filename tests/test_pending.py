@@ -13,7 +13,7 @@ import redis
 
 from wsgi_analytics import Recorder
 from wsgi_analytics.keys import Keys, today
-from wsgi_analytics.recording.pending import Count, Pending
+from wsgi_analytics.recording.pending import Count, Pending, pack
 from wsgi_analytics.recording.rules import Event, increments, viewed
 from wsgi_analytics.recording.writer import Writer
 from wsgi_analytics.request.agents import default_classifier
@@ -67,7 +67,7 @@ def test_batch_drain_counts_what_increments_says(seed: int) -> None:
         if viewed(event, agent):
             who = event.client_id
             visitors.setdefault(day, set()).add(f"{who or '-'}\n{event.facts.user_agent}")
-    queue = deque(events)
+    queue = deque(map(pack, events))
     counts = deque([Count((5700 * 24 + 5) * 3600, "signups", "pro", 3)])
     expected["signups", 5700, "pro"] += 3
     pending = Pending(100_000)
@@ -128,7 +128,7 @@ def test_visitors_of_a_day_long_past_are_still_written(client: redis.Redis, redi
     facts = Facts("GET", "/", "example.com", "", AGENTS[0], "198.51.100.7", "", "", "")
     pending = Pending(1000)
     pending.drain(
-        deque([Event((day * 24 + 5) * 3600, facts, 200, False, "198.51.100.7")]),
+        deque([pack(Event((day * 24 + 5) * 3600, facts, 200, False, "198.51.100.7"))]),
         default_classifier(),
     )
     source = redis.Redis.from_url(redis_url)

@@ -15,7 +15,7 @@ from collections import deque
 
 from .. import connection
 from ..keys import Keys
-from ..recording.pending import Pending
+from ..recording.pending import Pending, pack
 from ..recording.rules import Event, Setup
 from ..recording.writer import Writer
 from ..request.agents import default_classifier
@@ -73,7 +73,7 @@ def backfill(
         weekend = day % 7 in (2, 3)  # day 0 (1970-01-01) was a Thursday
         growth = 1.0 - offset / (days * 2.2)
         volume = int(per_day * growth * (0.62 if weekend else 1.0) * rnd.uniform(0.85, 1.15))
-        events: deque[Event] = deque()
+        events: deque[bytes] = deque()  # as the recorder queues them (`pending.pack`)
         for visit in plan(volume, seed + offset):
             facts = from_environ(environ(visit))
             status_line, headers, _ = route(visit.method, visit.path, visit.etag)
@@ -83,15 +83,17 @@ def backfill(
             start, end = clock.day_start(day), clock.day_end(day)
             when = min(start + hour * 3600 + rnd.randrange(3600), end - 1)
             events.append(
-                Event(
-                    when,
-                    facts,
-                    int(status_line[:3]),
-                    False,
-                    client_identity(facts.client, facts.forwarded_for),
-                    content_type(headers),
-                    template,
-                    _seconds(rnd, visit, template),
+                pack(
+                    Event(
+                        when,
+                        facts,
+                        int(status_line[:3]),
+                        False,
+                        client_identity(facts.client, facts.forwarded_for),
+                        content_type(headers),
+                        template,
+                        _seconds(rnd, visit, template),
+                    )
                 )
             )
         pending = Pending(max_pending=len(events) * 16 + 100, setup=setup)

@@ -48,7 +48,6 @@ __all__ = [
     "Pending",
     "item_bytes",
     "pack",
-    "queued_bytes",
     "unpack",
 ]
 
@@ -71,14 +70,8 @@ MAX_BYTES = 48 << 20
 MAX_VISITOR_BYTES = 24 << 20
 _ENTRY_BYTES = 160
 _VISITOR_BYTES = 64
-# A queued request (see `queued_bytes`): the Event and Facts tuples, the hour, the method and
-# peer strings and the string headers measure ~760 bytes with tracemalloc; its longer texts
-# are counted at 4 bytes a character, the most CPython spends on one (an ASCII header costs 1,
-# so the estimate is pessimistic for ordinary traffic, near exact for the worst; the fields of
-# at most 8 characters, Sec-CH-UA-Mobile and the country header, are left to the constant).
-# Only `Event` objects handed to `Pending.drain` directly (tests) are estimated so: the
-# recorder queues `pack` bytes, whose size is exact (`item_bytes`).
-_EVENT_BYTES = 900  # with the response's Content-Type and the duration (~100 bytes)
+# A queued custom count (`count_bytes`): the Count tuple, its day and dimension; its member at
+# 4 bytes a character, the most CPython spends on one.
 _TRACKED_BYTES = 300
 # A bytes object's own header (``sys.getsizeof(b"")``) and the queue's slot for it.
 BLOB_BYTES = 48
@@ -123,28 +116,13 @@ def unpack(item: bytes) -> Event:
 _new = tuple.__new__
 
 
-def queued_bytes(event: Event) -> int:
-    """The memory a queued `Event` holds, estimated in O(1) from its capped strings (for the
-    Events a test hands to `Pending.drain`; the recorder's queue holds `pack` bytes)."""
-    facts = event.facts
-    return (
-        len(facts.path)
-        + len(facts.host)
-        + len(facts.referrer)
-        + len(facts.user_agent)
-        + len(facts.forwarded_for)
-        + len(facts.query)
-        + len(facts.ch_platform)
-    ) * 4 + _EVENT_BYTES
-
-
 def item_bytes(item: bytes) -> int:
     """The memory a queued `pack` string holds: exactly its size."""
     return len(item) + BLOB_BYTES
 
 
 def count_bytes(count: Count) -> int:
-    """The memory a queued `Count` holds (see `queued_bytes`)."""
+    """The memory a queued `Count` holds, estimated in O(1)."""
     return len(count.member) * 4 + _TRACKED_BYTES
 
 
@@ -191,14 +169,14 @@ class Pending:
 
     def drain(
         self,
-        queue: deque[Any],
+        queue: deque[bytes],
         classify: Callable[[str, str, str], Agent],
         limit: int | None = None,
         deadline: float | None = None,
     ) -> int:
         """Pop and count the queued requests (at most ``limit``, and none past ``deadline``, a
-        `time.perf_counter` value): `Event` objects, or the plain tuples of `pack` that the
-        recorder queues. Returns how many were taken.
+        `time.perf_counter` value): the `pack` strings the recorder queues. Returns how many
+        were taken.
 
         The counts of `increments` on each event (a test checks it), at a fraction of the cost:
         the `by_shape` pairs are counted once per distinct shape in the batch (a shape holds a
@@ -235,13 +213,10 @@ class Pending:
                 break
             taken += 1
             left -= 1
-            item = popleft()
+            blob = popleft()
             try:
-                if type(item) is bytes:
-                    drained += len(item) + BLOB_BYTES
-                    item = unpack(item)
-                else:  # an Event handed in by a test
-                    drained += queued_bytes(item)
+                drained += len(blob) + BLOB_BYTES  # `item_bytes`, inline
+                item = unpack(blob)
                 facts = item.facts
                 agent = classify(facts.user_agent, facts.ch_platform, facts.ch_mobile)
                 minute = int(item.time // 60)
