@@ -118,32 +118,18 @@ class Offload:
         self._reader.start()
 
     def ship(self, kind: str, items: list[Any]) -> None:
-        """Send requests (``"requests"``, `pending.pack` tuples) or custom counts; raises
+        """Send requests (``"requests"``, `pending.pack` strings) or custom counts; raises
         `Gone` when the helper is not there to take them."""
-        data = marshal.dumps((kind, items))
         with self._lock:
-            if not self.alive:
-                raise Gone("the offload process is gone")
-            try:
-                self._to.write(_LENGTH.pack(len(data)) + data)
-                self._to.flush()
-            except (OSError, ValueError) as error:  # a closed pipe
-                self._gone()
-                raise Gone("the offload process is gone") from error
+            self._send((kind, items))
             self.shipped += len(items)
 
     def flush(self, timeout: float) -> None:
         """Ask the helper to write everything it holds; raise what its flush raised."""
         with self._lock:
-            if not self.alive:
-                raise Gone("the offload process is gone")
             self._flushes += 1
             number = self._flushes
-            try:
-                write_frame(self._to, ("flush", number))
-            except (OSError, ValueError) as error:
-                self._gone()
-                raise Gone("the offload process is gone") from error
+            self._send(("flush", number))
         with self._answered:
             if not self._answered.wait_for(
                 lambda: number in self._results or not self.alive, timeout
@@ -174,6 +160,16 @@ class Offload:
             return False
         self._reader.join(timeout=1.0)
         return self.process.returncode == 0
+
+    def _send(self, message: Any) -> None:
+        """One frame to the helper, with the lock held; `Gone` when it is not there."""
+        if not self.alive:
+            raise Gone("the offload process is gone")
+        try:
+            write_frame(self._to, message)
+        except (OSError, ValueError) as error:  # a closed pipe
+            self._gone()
+            raise Gone("the offload process is gone") from error
 
     def abandon(self) -> None:
         """In a forked child: the pipes belong to the parent's helper; close this copy of them

@@ -287,7 +287,9 @@ class Recorder:
             return
         # A lone surrogate (Flask's get_json() returns "\ud800" as is) cannot be sent to Redis.
         member = valid_text(str(member)[:MAX_MEMBER])
-        count = Count(time.time(), dimension, member, amount)
+        self._queue_count(Count(time.time(), dimension, member, amount))
+
+    def _queue_count(self, count: Count) -> None:
         self._queued_bytes += count_bytes(count)
         self._counts.append(count)
         if self._thread is None:
@@ -382,11 +384,9 @@ class Recorder:
             self._start()
 
     def _take_in_count(self, count: Count) -> None:
-        self._queued_bytes += count_bytes(count)
-        self._counts.append(count)
+        """The helper's side of `_ship` for a custom count."""
         self._received += 1
-        if self._thread is None:
-            self._start()
+        self._queue_count(count)
 
     def _offload_status(self) -> dict[str, int]:
         return {
