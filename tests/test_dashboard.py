@@ -24,9 +24,9 @@ from wsgi_analytics.dashboard.access import SESSION_COOKIE, AccessControl
 from wsgi_analytics.embedded import free_port
 from wsgi_analytics.reading.stats import Stats
 from wsgi_analytics.recording.recorder import Recorder
-from wsgi_analytics.request.facts import from_environ
 
-FIREFOX = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0"
+from .helpers import visit
+
 EVIL = "/<script>alert(1)</script>"
 LOCAL = ("127.0.0.1", 40000)
 
@@ -36,18 +36,6 @@ class Answer(Protocol):
 
     @property
     def headers(self) -> Mapping[str, str]: ...
-
-
-def visit(recorder: Recorder, path: str, referrer: str = "", status: int = 200) -> None:
-    environ = {
-        "REQUEST_METHOD": "GET",
-        "PATH_INFO": path,
-        "HTTP_HOST": "example.org",
-        "HTTP_USER_AGENT": FIREFOX,
-        "HTTP_REFERER": referrer,
-        "REMOTE_ADDR": "203.0.113.9",
-    }
-    recorder.record(from_environ(environ), status)
 
 
 @pytest.fixture

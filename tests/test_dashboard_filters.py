@@ -14,9 +14,9 @@ from starlette.testclient import TestClient
 
 from wsgi_analytics.dashboard import app
 from wsgi_analytics.recording.recorder import Recorder
-from wsgi_analytics.request.facts import from_environ
 
-from .test_dashboard_pages import FIREFOX, LOCAL, card, links, params
+from .helpers import visit
+from .test_dashboard_pages import LOCAL, card, links, params
 
 # -- filters: sources, countries and paths written by a real Recorder ---------------------------
 
@@ -39,16 +39,7 @@ VISITS = [
 def sources(client: redis.Redis, redis_url: str) -> Iterator[TestClient]:
     recorder = Recorder(redis_url)
     for path, referrer, address in VISITS:
-        environ = {
-            "REQUEST_METHOD": "GET",
-            "PATH_INFO": path,
-            "HTTP_HOST": "example.org",
-            "HTTP_USER_AGENT": FIREFOX,
-            "HTTP_REFERER": referrer,
-            "REMOTE_ADDR": address,
-            "HTTP_ACCEPT": "text/html",
-        }
-        recorder.record(from_environ(environ), 200)
+        visit(recorder, path, referrer, address=address)
     recorder.close()
     dashboard = app(client=client, trust_local=True)
     with TestClient(dashboard, base_url="http://127.0.0.1", client=LOCAL) as tc:

@@ -24,23 +24,11 @@ from wsgi_analytics.recording.recorder import Recorder
 from wsgi_analytics.request.facts import from_environ
 from wsgi_analytics.sketch import bucket, quantiles
 
-FIREFOX = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0"
+from .helpers import FIREFOX, visit
+
 LOCAL = ("127.0.0.1", 40000)
 # Paths a client may send: each must survive a link and come back as the same member.
 ODD = ["/a&b=c", "/q?x#y", '/"quoted"', "/<b>", "/with space", "/plus+sign", "/100%", "/=cmd"]
-
-
-def visit(recorder: Recorder, path: str, referrer: str = "", status: int = 200) -> None:
-    environ = {
-        "REQUEST_METHOD": "GET",
-        "PATH_INFO": path,
-        "HTTP_HOST": "example.org",
-        "HTTP_USER_AGENT": FIREFOX,
-        "HTTP_REFERER": referrer,
-        "REMOTE_ADDR": "203.0.113.9",
-        "HTTP_ACCEPT": "text/html",
-    }
-    recorder.record(from_environ(environ), status)
 
 
 @pytest.fixture
