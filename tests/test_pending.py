@@ -14,9 +14,11 @@ import redis
 from wsgi_analytics import Recorder
 from wsgi_analytics.keys import Keys, today
 from wsgi_analytics.recording.pending import Count, Pending, pack
-from wsgi_analytics.recording.rules import Event, increments, viewed
+from wsgi_analytics.recording.pairs import PAIRED
+from wsgi_analytics.recording.rules import UTC, Event, Setup, increments, viewed
 from wsgi_analytics.recording.writer import Writer
 from wsgi_analytics.request.agents import default_classifier
+from wsgi_analytics.request.clock import SiteClock
 from wsgi_analytics.request.facts import Facts
 from wsgi_analytics.request.identity import client_identity
 
@@ -37,7 +39,7 @@ def _events(count: int, seed: int) -> list[Event]:
     for _ in range(count):
         facts = Facts(
             method=rng.choice(["GET", "GET", "GET", "POST", "HEAD"]),
-            path=rng.choice(["/", "/a/", "/b/", "/c/d"]),
+            path=rng.choice(["/", "/a/", "/b/", "/c/d", "/users/42", "/s.css", "/" + "x" * 600]),
             host="example.com",
             referrer=rng.choice(["", "https://www.google.com/", "https://example.com/x", "junk"]),
             user_agent=rng.choice(AGENTS),
@@ -45,38 +47,66 @@ def _events(count: int, seed: int) -> list[Event]:
             forwarded_for=rng.choice(["", "192.0.2.1", "192.0.2.1, 10.0.0.1"]),
             ch_platform=rng.choice(["", '"Windows"']),
             ch_mobile=rng.choice(["", "?0", "?1"]),
+            query=rng.choice(["", "utm_source=news&utm_medium=email", "gclid=1", "q=é"]),
+            country=rng.choice(["", "fr", "XX", "De"]),
         )
         status = rng.choice([200, 200, 304, 301, 404, 500, 429])
         who = client_identity(facts.client, facts.forwarded_for, rng.choice([0, 1]))
         when = rng.choice([493_000, 493_001, 493_030]) * 3600 + rng.randrange(3600)
-        events.append(Event(when, facts, status, status == 429, who))
+        content_type = rng.choice([None, "text/html; charset=utf-8", "text/css", "image/png"])
+        route = rng.choice([None, None, "/users/{id}", "/ü/{x}"])
+        duration = rng.choice([0.0, 0.0004, 0.012, 0.3, 2.5])
+        events.append(Event(when, facts, status, status == 429, who, content_type, route, duration))
     return events
 
 
+def _lookup(address: str) -> str:
+    return {"198.51.100.7": "FR", "203.0.113.9": "BR"}.get(address, "(unknown)")
+
+
+SETUPS = [
+    pytest.param(UTC, id="no-countries"),
+    pytest.param(Setup(SiteClock("Asia/Kolkata"), _lookup), id="countries-looked-up"),
+    pytest.param(Setup(SiteClock("America/New_York"), None, True), id="countries-from-a-header"),
+]
+
+
+@pytest.mark.parametrize("setup", SETUPS)
 @pytest.mark.parametrize("seed", range(5))
-def test_batch_drain_counts_what_increments_says(seed: int) -> None:
+def test_batch_drain_counts_what_increments_says(seed: int, setup: Setup) -> None:
+    """Counts, visitors and drill-down views, in one drain and in steps of a few requests."""
     classify = default_classifier()
     events = _events(500, seed)
     expected: collections.Counter[tuple[str, int, str]] = collections.Counter()
     visitors: dict[int, set[str]] = {}
+    views: collections.Counter[tuple[int, frozenset[tuple[str, str]]]] = collections.Counter()
     for event in events:
         agent = classify(event.facts.user_agent, event.facts.ch_platform, event.facts.ch_mobile)
-        day = int(event.time // 86400)
-        for dimension, member in increments(event, agent):
+        day = setup.clock.day(event.time)
+        counted = increments(event, agent, setup)
+        for dimension, member in counted:
             expected[dimension, day, member] += 1
         if viewed(event, agent):
             who = event.client_id
             visitors.setdefault(day, set()).add(f"{who or '-'}\n{event.facts.user_agent}")
-    queue = deque(map(pack, events))
+            views[day, frozenset(pair for pair in counted if pair[0] in PAIRED)] += 1
     counts = deque([Count((5700 * 24 + 5) * 3600, "signups", "pro", 3)])
-    expected["signups", 5700, "pro"] += 3
-    pending = Pending(100_000)
-    pending.drain(queue, classify)
-    pending.drain_counts(counts)
-    assert not queue
-    assert not counts
-    assert pending.counts == dict(expected)
-    assert pending.visitors == visitors
+    expected["signups", setup.clock.day((5700 * 24 + 5) * 3600), "pro"] += 3
+    for step in (None, 7):
+        queue = deque(map(pack, events))
+        pending = Pending(100_000, setup=setup)
+        while queue:
+            pending.drain(queue, classify, step)
+        pending.drain_counts(deque(counts))
+        assert pending.counts == dict(expected)
+        assert pending.visitors == visitors
+        drained: collections.Counter[tuple[int, frozenset[tuple[str, str]]]] = (
+            collections.Counter()
+        )
+        for (day, view), amount in pending.pairs.counts.items():
+            assert len(set(view)) == len(view)
+            drained[day, frozenset(view)] += amount
+        assert drained == views
 
 
 def test_keys_are_trimmed_lazily_but_stay_bounded(redis_url: str, client: redis.Redis) -> None:

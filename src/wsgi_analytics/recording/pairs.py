@@ -26,7 +26,8 @@ costs 1.3 pair increments of each kind over a 15 s window of 1,000 requests a se
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import collections
+from collections.abc import Callable, Iterable, Iterator
 from operator import itemgetter
 from sys import getsizeof
 from typing import Any
@@ -48,10 +49,17 @@ __all__ = [
     "PAIRED",
     "PairCounts",
     "View",
+    "count_into",
     "expand",
     "increment_args",
+    "members_bytes",
     "pair_limit",
 ]
+
+# Adds 1 to each element's count: what ``Counter.update`` runs, a C loop in CPython (a pure
+# Python one elsewhere), a third of the cost of the same loop written here.
+count_into: Callable[[dict[Any, int], Iterable[Any]], None]
+count_into = collections._count_elements  # type: ignore[attr-defined]
 
 # The dimensions whose members make up a view, in the order the rules produce them.
 PAIRED = frozenset((*PAIR_DIMENSIONS, TIMELINE))
@@ -79,8 +87,10 @@ def pair_limit(max_members: int) -> int:
 _VIEW_BYTES = 300
 
 
-def _view_bytes(view: View) -> int:
-    return _VIEW_BYTES + sum(map(getsizeof, map(_member, view)))
+def members_bytes(pairs: Iterable[tuple[str, str]]) -> int:
+    """The memory of the members of ``pairs`` (a view's, or a part of one), for
+    `PairCounts.add`: a view's parts are measured once, where they are made."""
+    return sum(map(getsizeof, map(_member, pairs)))
 
 
 _member = itemgetter(1)
@@ -106,15 +116,15 @@ class PairCounts:
         self.batch = ""
         self.dropped = 0  # page views left out of the pairs because a bound was reached
 
-    def add(self, views: Iterable[tuple[tuple[int, View], int]]) -> None:
-        """Merge one drain step's views: ``((day, view), page views)``."""
+    def add(self, views: Iterable[tuple[tuple[int, View], int, int]]) -> None:
+        """Merge one drain step's views: ``((day, view), page views, members_bytes(view))``."""
         counts = self.counts
-        for entry, amount in views:
+        for entry, amount, members in views:
             found = counts.get(entry)
             if found is not None:
                 counts[entry] = found + amount
                 continue
-            size = _view_bytes(entry[1])
+            size = _VIEW_BYTES + members
             if len(self) < self.limit and self.bytes + size <= self.max_bytes:
                 counts[entry] = amount
                 self.bytes += size

@@ -17,7 +17,7 @@ import marshal
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple
 
 from .._log import logger, warn_limited
@@ -25,18 +25,22 @@ from ..keys import LIVE_SECONDS
 from ..request.agents import Agent
 from ..request.documents import is_document
 from ..request.facts import Facts
+from ..sketch import bucket
 from . import pipeline
-from .pairs import PAIRED, PairCounts, View
+from .pairs import PAIRED, PairCounts, View, count_into, members_bytes
 from .pipeline import release
 from .rules import (
+    BUCKETS,
     UTC,
     Event,
     Setup,
-    by_request,
     by_shape,
-    page_pairs,
+    country_of,
+    country_pair,
+    error_dimension,
+    page_own,
     page_view,
-    route_pairs,
+    route_family,
 )
 
 __all__ = [
@@ -109,11 +113,34 @@ def pack(event: Event) -> bytes:
 
 def unpack(item: bytes) -> Event:
     """The `Event` of a `pack` string."""
-    fields = _loads(item)
+    return _event(_loads(item))
+
+
+def _event(fields: tuple[Any, ...]) -> Event:
     return _new(Event, (fields[0], _new(Facts, fields[7:]), *fields[1:7]))
 
 
 _new = tuple.__new__
+# Where `drain` finds what it reads in a `pack` string's fields: the head, then the facts.
+_TIME, _STATUS, _THROTTLED, _CLIENT_ID, _CONTENT_TYPE, _ROUTE, _DURATION = range(7)
+_METHOD, _PATH, _HOST, _REFERRER, _AGENT, _PLATFORM, _MOBILE, _QUERY, _COUNTRY = (
+    7 + Facts._fields.index(name)
+    for name in (
+        "method",
+        "path",
+        "host",
+        "referrer",
+        "user_agent",
+        "ch_platform",
+        "ch_mobile",
+        "query",
+        "country",
+    )
+)
+# The longest page (path, query string, referrer and host together) whose own entries `drain`
+# remembers: what real traffic repeats, while scanners' long texts would make the memo hold
+# megabytes.
+_PAGE_TEXT = 512
 
 
 def item_bytes(item: bytes) -> int:
@@ -163,7 +190,11 @@ class Pending:
         # What each request shape counts (`by_shape`), kept across drain steps, and the
         # shapes' members in the paired dimensions (by position)
         self._shapes: dict[tuple[Agent, int, str, int, bool, bool], tuple[bool, Any, int]] = {}
-        self._paired: list[View] = []
+        self._paired: list[tuple[View, int]] = []  # (a shape's view part, `members_bytes`)
+        # (day, path, query string, referrer, host) of a page view -> (its position in `owns`,
+        # its own entries), and by position its view part and `members_bytes`
+        self._pages: dict[tuple[int, str, str, str, str], tuple[int, list[Entry]]] = {}
+        self._owns: list[tuple[View, int]] = []
         self._shapes_setup = setup
         self.dropped = 0
 
@@ -182,15 +213,20 @@ class Pending:
         the `by_shape` pairs are counted once per distinct shape in the batch (a shape holds a
         minute, in which the day and the hour are one), a visitor once per distinct (client,
         agent) and day or minute, a page view's drill-down pairs once per distinct view (see
-        `pairs`); per request there are only the `by_request` increments.
+        `pairs`); per request there are only the `by_request` increments. Those are made from
+        the packed fields as they are (no `Event` unless a shape is new), a page's own entries
+        are remembered per page and day, and the increments go in with Counter's C loop.
         """
         counts, add, setup = self.counts, self.add, self.setup
         day_of = setup.clock.day
         known_shapes, paired = self._shapes, self._paired
-        if len(known_shapes) > 4096 or self._shapes_setup is not setup:
+        pages, owns = self._pages, self._owns
+        if len(known_shapes) > 4096 or len(pages) > 4096 or self._shapes_setup is not setup:
             # A flusher moves on minute by minute; the zone may have been settled meanwhile.
             known_shapes.clear()
             paired.clear()
+            pages.clear()
+            owns.clear()
             self._shapes_setup = setup
         # shape -> [(whether its requests are page views, its `by_shape` pairs, its position in
         # `paired`), requests of that shape in this call, its day]
@@ -198,8 +234,9 @@ class Pending:
         days: dict[int, int] = {}  # minute -> day
         seen: dict[int, set[str]] = {}
         live: dict[int, set[str]] = {}
-        # (day, shape position, the page view's own pairs) -> page views: a small key to hash
-        views: dict[tuple[int, int, View], list[int]] = {}
+        # (day, shape position, the page (its position in `owns`, or its own pairs when too
+        # long to remember), country) -> page views: a small key to hash
+        views: dict[tuple[int, int, Any, str | None], int] = {}
         popleft = queue.popleft
         left = len(queue) if limit is None else limit
         drained = 0
@@ -216,27 +253,29 @@ class Pending:
             blob = popleft()
             try:
                 drained += len(blob) + BLOB_BYTES  # `item_bytes`, inline
-                item = unpack(blob)
-                facts = item.facts
-                agent = classify(facts.user_agent, facts.ch_platform, facts.ch_mobile)
-                minute = int(item.time // 60)
+                fields = _loads(blob)
+                agent = classify(fields[_AGENT], fields[_PLATFORM], fields[_MOBILE])
+                when = fields[_TIME]
+                minute = int(when // 60)
                 day = days.get(minute)
                 if day is None:
-                    day = days[minute] = day_of(item.time)
-                document = is_document(item.content_type, facts.path)
-                shape = (agent, minute, facts.method, item.status, item.throttled, document)
+                    day = days[minute] = day_of(when)
+                status, throttled = fields[_STATUS], fields[_THROTTLED]
+                method, path = fields[_METHOD], fields[_PATH]
+                document = is_document(fields[_CONTENT_TYPE], path)
+                shape = (agent, minute, method, status, throttled, document)
                 slot = shapes.get(shape)
                 if slot is None:
                     # What a shape counts is worked out once, not once per drain step (the
                     # recorder drains in steps of a few dozen requests).
                     known = known_shapes.get(shape)
                     if known is None:
-                        viewed = not item.throttled and page_view(
-                            facts, item.status, agent, document
-                        )
+                        item = _event(fields)
+                        viewed = not throttled and page_view(item.facts, status, agent, document)
                         members = by_shape(item, agent, setup)
                         known = known_shapes[shape] = (viewed, members, len(paired))
-                        paired.append(tuple(pair for pair in members if pair[0] in PAIRED))
+                        view = tuple(pair for pair in members if pair[0] in PAIRED)
+                        paired.append((view, members_bytes(view)))
                     slot = shapes[shape] = [known, 0, day]
                     # Hold the shape's entries now, in arrival order: added only after the
                     # loop, they would find max_pending already filled by a burst of paths.
@@ -244,28 +283,53 @@ class Pending:
                         if (dimension, day, member) not in counts:
                             add(dimension, day, member, 0)
                 slot[1] += 1
+                # `by_request`, from the fields: the route's pairs first (`route_pairs`)
+                route, family = route_family(method, fields[_ROUTE], status, path)
+                timed = BUCKETS[bucket(fields[_DURATION])]
+                entries = [("routes", day, route), (family, day, timed)]
+                if status >= 400:
+                    entries.append((error_dimension(status), day, route))
                 page = slot[0][0]
                 if page:
-                    # `by_request` of a page view, in its two parts: the page's own pairs are
-                    # also its drill-down view (the unpaired ones, utm_source and the like,
-                    # are left out of it after the loop, once per distinct view).
-                    own = page_pairs(item, setup)
-                    increments = route_pairs(item)
-                    increments += own
-                    views.setdefault((day, slot[0][2], own), [0])[0] += 1
-                else:
-                    increments = by_request(item, False, setup)
-                for dimension, member in increments:
-                    entry = (dimension, day, member)
-                    found = counts.get(entry)
+                    # The page's own pairs (`page_pairs`): its path and how it arrived are
+                    # worked out once per page and day, its country per request.
+                    query, referrer, host = fields[_QUERY], fields[_REFERRER], fields[_HOST]
+                    key = (day, path, query, referrer, host)
+                    found: tuple[Any, list[Entry]] | None = pages.get(key)
                     if found is None:
-                        add(dimension, day, member, 1)
-                    else:
-                        counts[entry] = found + 1
+                        own = page_own(path, query, referrer, host)
+                        held = [(dimension, day, member) for dimension, member in own]
+                        if len(path) + len(query) + len(referrer) + len(host) <= _PAGE_TEXT:
+                            # (bounded: 4,096 pages of at most 512 characters)
+                            found = pages[key] = (len(owns), held)
+                            kept = tuple(pair for pair in own if pair[0] in PAIRED)
+                            owns.append((kept, members_bytes(kept)))
+                        else:
+                            found = (own, held)
+                    entries += found[1]
+                    where = country_of(fields[_CLIENT_ID], fields[_COUNTRY], setup)
+                    if where is not None:
+                        entries.append(("countries", day, where))
+                    view_key = (day, slot[0][2], found[0], where)
+                    views[view_key] = views.get(view_key, 0) + 1
+                elif throttled:
+                    entries.append(("throttled", day, path))
+                elif method == "GET" and status == 404:
+                    entries.append(("not_found", day, path))
+                held_before = len(counts)
+                count_into(counts, entries)  # +1 each, in C
+                if len(counts) != held_before:
+                    # New members went in unchecked: each is admitted again within the bounds
+                    # (`add`). A request's entries are distinct, so a new one counts 1 (no
+                    # entry of theirs is held at 0: only the shapes' are).
+                    for entry in entries:
+                        if counts.get(entry) == 1:
+                            del counts[entry]
+                            add(entry[0], entry[1], entry[2], 1)
                 if page and room > 0:
                     # Hashed with the day's salt when written; no address ever reaches Redis.
                     # (The string is built once, for the day's set and the minute's.)
-                    visitor = f"{item.client_id or '-'}\n{facts.user_agent}"
+                    visitor = f"{fields[_CLIENT_ID] or '-'}\n{fields[_AGENT]}"
                     distinct = live.get(minute)
                     if distinct is None:
                         distinct = live[minute] = set()
@@ -288,10 +352,7 @@ class Pending:
         # A view holds only the paired dimensions (not utm_source, utm_content, utm_term).
         # Shapes of different minutes can hold the same members: `PairCounts.add` adds up
         # their views.
-        self.pairs.add(
-            ((day, paired[position] + tuple([p for p in own if p[0] in PAIRED])), count[0])
-            for (day, position, own), count in views.items()
-        )
+        self.pairs.add(self._views(views))
         for day, distinct in seen.items():
             visitors = self.visitors.setdefault(day, set())
             for visitor in distinct:
@@ -305,6 +366,26 @@ class Pending:
                 visitors.add(visitor)
                 self.visitor_bytes += size
         return taken
+
+    def _views(
+        self, views: dict[tuple[int, int, Any, str | None], int]
+    ) -> Iterator[tuple[tuple[int, View], int, int]]:
+        """The drain's views as `PairCounts.add` takes them: the shape's part, the page's,
+        its country."""
+        paired, owns = self._paired, self._owns
+        for (day, position, page, where), amount in views.items():
+            view, size = paired[position]
+            if type(page) is int:
+                own, own_size = owns[page]
+            else:
+                own = tuple(pair for pair in page if pair[0] in PAIRED)
+                own_size = members_bytes(own)
+            view += own
+            size += own_size
+            if where is not None:
+                view += (country_pair(where),)
+                size += sys.getsizeof(where)
+            yield (day, view), amount, size
 
     def _add_live(self, found: dict[int, set[str]]) -> None:
         # Hashed like the day's visitors when written (the same hash, so a visitor of several

@@ -29,6 +29,7 @@ from ..request.sources import acquisition
 from ..sketch import MAX_INDEX, bucket
 
 __all__ = [
+    "BUCKETS",
     "DIRECT",
     "MAX_MEMBER",
     "UTC",
@@ -38,11 +39,16 @@ __all__ = [
     "by_request",
     "by_shape",
     "country",
+    "country_of",
+    "country_pair",
     "document",
+    "error_dimension",
     "increments",
+    "page_own",
     "page_pairs",
     "page_view",
     "referrer_host",
+    "route_family",
     "route_of",
     "route_pairs",
     "viewed",
@@ -68,8 +74,8 @@ class Event(NamedTuple):
     duration: float = 0.0
 
 
-# Bucket numbers as members, made once.
-_BUCKETS = [str(index) for index in range(MAX_INDEX + 1)]
+# Bucket numbers as members, made once: a duration's member is ``BUCKETS[bucket(duration)]``.
+BUCKETS = [str(index) for index in range(MAX_INDEX + 1)]
 
 
 def referrer_host(referrer: str, own_host: str) -> str | None:
@@ -122,13 +128,18 @@ UTC = Setup(SiteClock("UTC"))
 def country(event: Event, setup: Setup) -> str | None:
     """The country a page view counts in, or ``None`` when the site counts no countries. The
     client's address (the identity the throttle and the uniques use) is looked up in memory."""
+    return country_of(event.client_id, event.facts.country, setup)
+
+
+def country_of(client_id: str | None, header: str, setup: Setup) -> str | None:
+    """`country` from the fields it reads: the client's identity and the country header's
+    value (`Facts.country`)."""
     if setup.country_header:
-        return country_from_header(event.facts.country)
+        return country_from_header(header)
     lookup = setup.countries
     if lookup is None:
         return None
-    who = event.client_id
-    return lookup(who) if who else UNKNOWN
+    return lookup(client_id) if client_id else UNKNOWN
 
 
 def arrival(query: str, referrer: str, own_host: str) -> tuple[tuple[str, str], ...]:
@@ -156,7 +167,8 @@ _cached_arrival = lru_cache(maxsize=4096)(_arrival)
 
 
 @lru_cache(maxsize=512)
-def _country_pair(code: str) -> tuple[str, str]:
+def country_pair(code: str) -> tuple[str, str]:
+    """The ``countries`` pair of a code (one tuple object per code)."""
     return ("countries", code)
 
 
@@ -208,16 +220,17 @@ def route_of(event: Event) -> str:
 
 
 def _route(event: Event) -> tuple[str, str]:
-    """The ``routes`` member and its sketch's family (`keys.sketch_family`); memoised for the
-    ASCII routes and paths real traffic repeats (like `referrer_host`, the memo keeps out long
-    four-byte text)."""
-    route = event.route
-    method = event.facts.method
+    return route_family(event.facts.method, event.route, event.status, event.facts.path)
+
+
+def route_family(method: str, route: str | None, status: int, path: str) -> tuple[str, str]:
+    """The ``routes`` member and its sketch's family (`keys.sketch_family`), from the fields
+    `route_of` reads; memoised for the ASCII routes and paths real traffic repeats (like
+    `referrer_host`, the memo keeps out long four-byte text)."""
     if route is not None:
         return _cached_route(method, route) if route.isascii() else _route_pair(method, route)
-    if event.status == 404:
+    if status == 404:
         return _cached_route(method, UNMATCHED)
-    path = event.facts.path
     if path.isascii():
         return _cached_fallback(method, path)
     return _route_pair(method, template(path))
@@ -245,19 +258,29 @@ def route_pairs(event: Event) -> list[tuple[str, str]]:
     ``routes_4xx`` / ``routes_5xx`` by status."""
     route, family = _route(event)
     status = event.status
-    pairs = [("routes", route), (family, _BUCKETS[bucket(event.duration)])]
+    pairs = [("routes", route), (family, BUCKETS[bucket(event.duration)])]
     if status >= 400:
-        pairs.append(("routes_4xx" if status < 500 else "routes_5xx", route))
+        pairs.append((error_dimension(status), route))
     return pairs
+
+
+def error_dimension(status: int) -> str:
+    """Where a route's error response (a status of 400 or more) is counted."""
+    return "routes_4xx" if status < 500 else "routes_5xx"
 
 
 def page_pairs(event: Event, setup: Setup = UTC) -> tuple[tuple[str, str], ...]:
     """The pairs a page view carries of its own: its path, how it arrived (`arrival`), its
     country."""
     facts = event.facts
-    own = (("paths", facts.path), *arrival(facts.query, facts.referrer, facts.host))
+    own = page_own(facts.path, facts.query, facts.referrer, facts.host)
     where = country(event, setup)
-    return own if where is None else (*own, _country_pair(where))
+    return own if where is None else (*own, country_pair(where))
+
+
+def page_own(path: str, query: str, referrer: str, host: str) -> tuple[tuple[str, str], ...]:
+    """`page_pairs` but the country: the page's path and how it arrived (`arrival`)."""
+    return (("paths", path), *arrival(query, referrer, host))
 
 
 def by_request(event: Event, page: bool, setup: Setup = UTC) -> list[tuple[str, str]]:
