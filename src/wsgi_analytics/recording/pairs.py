@@ -119,15 +119,19 @@ class PairCounts:
     def add(self, views: Iterable[tuple[tuple[int, View], int, int]]) -> None:
         """Merge one drain step's views: ``((day, view), page views, members_bytes(view))``."""
         counts = self.counts
+        # The room left, in views and bytes, kept in locals while the views go in.
+        room = self.limit - len(self)
+        held = self.bytes
         for entry, amount, members in views:
             found = counts.get(entry)
             if found is not None:
                 counts[entry] = found + amount
                 continue
             size = _VIEW_BYTES + members
-            if len(self) < self.limit and self.bytes + size <= self.max_bytes:
+            if room > 0 and held + size <= self.max_bytes:
                 counts[entry] = amount
-                self.bytes += size
+                room -= 1
+                held += size
                 continue
             self.dropped += amount
             warn_limited(
@@ -135,8 +139,9 @@ class PairCounts:
                 "wsgi_analytics: %d distinct page views (%.0f MB) pending for the drill-down "
                 "pairs; leaving new ones out of the pairs",
                 len(self),
-                self.bytes / 1e6,
+                held / 1e6,
             )
+        self.bytes = held
 
     def take(self, size: int) -> dict[tuple[int, View], int]:
         """The chunk in flight, or the next ``size`` views as a new one (`landed` once

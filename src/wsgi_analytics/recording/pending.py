@@ -430,9 +430,10 @@ class Pending:
     def add(self, dimension: str, day: int, member: str, amount: int) -> None:
         counts = self.counts
         entry = (dimension, day, member)
+        flying = self.inflight
         if entry in counts:
             counts[entry] += amount
-        elif self.inflight is not None and entry in self.inflight:
+        elif flying is not None and entry in flying:
             # Held already, in the chunk in flight: not a new member (and at most one chunk
             # of them, so its bytes may pass the bound a little).
             counts[entry] = amount
@@ -440,7 +441,8 @@ class Pending:
             self.bytes += _ENTRY_BYTES + sys.getsizeof(member)
         else:
             size = _ENTRY_BYTES + sys.getsizeof(member)
-            if len(self) < self.max_pending and self.bytes + size <= self.max_bytes:
+            held = len(counts) + (len(flying) if flying else 0) - self._overlap  # `len(self)`
+            if held < self.max_pending and self.bytes + size <= self.max_bytes:
                 counts[entry] = amount
                 self.bytes += size
                 return

@@ -46,10 +46,20 @@ def _country(code: object) -> str:
     """A code from the data or a header as a member: two letters A-Z, else ``(unknown)``."""
     if not isinstance(code, str):
         return UNKNOWN
+    if len(code) <= 8:
+        # The data names a few hundred codes, and every address the memo misses has one.
+        return _short_code(code)
+    return _code(code)
+
+
+def _code(code: str) -> str:
     code = code.strip().upper()
     if _CODE.fullmatch(code) is None or code in _NOT_COUNTRIES:
         return UNKNOWN
     return code
+
+
+_short_code = lru_cache(maxsize=1024)(_code)
 
 
 def country_from_header(value: str | None) -> str:
