@@ -171,14 +171,18 @@ _HOOKS = (
 
 def meter_holds(holds: Histogram) -> Callable[[], None]:
     """Time the flusher's holds into ``holds``: CPU from a flush's start to its first pause,
-    between pauses, and from the last pause to the flush's end. Returns the undo."""
+    between pauses, and from the last pause to the flush's end. With ``offload=True`` the
+    worker's background work is shipping the queue to the helper (`Recorder._ship`): timed
+    the same way. Returns the undo."""
     from wsgi_analytics.recording import pipeline, recorder
 
     cpu = time.thread_time
     started: dict[int, float] = {}
-    # the background flusher calls `_flush` (its every-few-seconds parts), flush() calls it too
-    name = "_flush" if hasattr(recorder.Recorder, "_flush") else "flush"
-    pause, flush = pipeline.pause, getattr(recorder.Recorder, name)
+    pause = pipeline.pause
+    # the background flusher calls `_flush` (its every-few-seconds parts) or `_ship`
+    # (offloaded); flush() calls one of them too
+    names = [name for name in ("_flush", "_ship") if hasattr(recorder.Recorder, name)]
+    originals = {name: getattr(recorder.Recorder, name) for name in names}
 
     def timed_pause() -> None:
         me = threading.get_ident()
@@ -189,23 +193,28 @@ def meter_holds(holds: Histogram) -> Callable[[], None]:
         if began is not None:
             started[me] = cpu()
 
-    def timed_flush(self: Any, *args: Any, **kwargs: Any) -> None:
-        me = threading.get_ident()
-        if me in started:  # flush() calling _flush(): timed once, by the outer call
-            flush(self, *args, **kwargs)
-            return
-        started[me] = cpu()
-        try:
-            flush(self, *args, **kwargs)
-        finally:
-            holds.add((cpu() - started.pop(me)) * 1e6)
+    def timed(work: Callable[..., None]) -> Callable[..., None]:
+        def timed_work(self: Any, *args: Any, **kwargs: Any) -> None:
+            me = threading.get_ident()
+            if me in started:  # flush() calling _flush(): timed once, by the outer call
+                work(self, *args, **kwargs)
+                return
+            started[me] = cpu()
+            try:
+                work(self, *args, **kwargs)
+            finally:
+                holds.add((cpu() - started.pop(me)) * 1e6)
+
+        return timed_work
 
     pipeline.pause = timed_pause
-    setattr(recorder.Recorder, name, timed_flush)
+    for name, work in originals.items():
+        setattr(recorder.Recorder, name, timed(work))
 
     def undo() -> None:
         pipeline.pause = pause
-        setattr(recorder.Recorder, name, flush)
+        for name, work in originals.items():
+            setattr(recorder.Recorder, name, work)
 
     return undo
 

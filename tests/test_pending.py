@@ -13,8 +13,8 @@ import redis
 
 from wsgi_analytics import Recorder
 from wsgi_analytics.keys import Keys, today
-from wsgi_analytics.recording.pending import Count, Pending, pack
 from wsgi_analytics.recording.pairs import PAIRED
+from wsgi_analytics.recording.pending import Count, Pending, pack
 from wsgi_analytics.recording.rules import UTC, Event, Setup, increments, viewed
 from wsgi_analytics.recording.writer import Writer
 from wsgi_analytics.request.agents import default_classifier
@@ -100,9 +100,7 @@ def test_batch_drain_counts_what_increments_says(seed: int, setup: Setup) -> Non
         pending.drain_counts(deque(counts))
         assert pending.counts == dict(expected)
         assert pending.visitors == visitors
-        drained: collections.Counter[tuple[int, frozenset[tuple[str, str]]]] = (
-            collections.Counter()
-        )
+        drained: collections.Counter[tuple[int, frozenset[tuple[str, str]]]] = collections.Counter()
         for (day, view), amount in pending.pairs.counts.items():
             assert len(set(view)) == len(view)
             drained[day, frozenset(view)] += amount

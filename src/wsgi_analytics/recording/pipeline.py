@@ -126,6 +126,7 @@ class Pipeline:
             replies: list[Any] = pipe.execute(raise_on_error=raise_on_error)
             return replies
         payload = _pack(commands)
+        pause()  # the join of the last step's frames: a few hundred kilobytes
         pool = client.connection_pool
         conn: Any = pool.get_connection()
         try:

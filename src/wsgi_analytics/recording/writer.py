@@ -219,6 +219,10 @@ class Writer:
             sketches: dict[tuple[int, int], list[tuple[str, list[Entry]]]] = {}
             for (dimension, day), entries in groups.items():
                 if is_sketch(dimension):
+                    budget -= 8  # a route's sketch (a site of many routes: thousands)
+                    if budget <= 0:
+                        budget = STEP_ENTRIES
+                        pipeline.pause()
                     route = sketch_route(dimension)
                     sketches.setdefault((sketch_group(route), day), []).append((route, entries))
                     days[keys.sketch(route, day)] = day
@@ -253,6 +257,7 @@ class Writer:
             for (number, day), routes in sketches.items():
                 pipeline.pause()
                 sent.append(self._sketches(pipe, chunk, number, day, routes, batch))
+            pipeline.pause()
             sent += [self._trim(pipe, key) for key in self._due_for_trim(written)]
             sent += [("expire", key) for key in self._expire(pipe, days)]
             pipeline.pause()
@@ -304,7 +309,7 @@ class Writer:
         arguments: list[Any] = []
         entries: list[Entry] = []
         for number, (route, buckets) in enumerate(routes, 1):
-            if not number % 128:
+            if not number % 64:
                 pipeline.pause()  # a site of many routes: thousands of arguments
             targets += (keys.sketch(route, day), keys.sketch(route, None))
             arguments.append(len(buckets))
@@ -462,6 +467,7 @@ class Writer:
                 views.batch = secrets.token_hex(8)  # a new chunk: a new batch
             groups = pairs_module.expand(views.take(_VIEWS_CHUNK).items(), self.keys)
             sent += self._queue_pairs(pipe, groups, views.batch)
+            pipeline.pause()
         hashes = _Hashes(self._salt)  # a visitor of the day and of a live minute: hashed once
         sent += self._queue_visitors(pipe, pending.visitors, hashes)
         sent += self._queue_live(pipe, pending.live, hashes)
@@ -634,7 +640,9 @@ class Writer:
             self._expiring.clear()
             self._expiring_since = now
         queued = [key for key in days if key not in self._expiring]
-        for key in queued:
+        for number, key in enumerate(queued, 1):
+            if not number % STEP_ENTRIES:
+                pipeline.pause()  # the first flush of a site of many routes: thousands
             pipe.expireat(key, self.clock.day_end(days[key]) + self.retention_days * 86400)
         return queued
 
@@ -660,6 +668,7 @@ class _Hashes:
                     # Copying a keyed hash is cheaper than keying a new one (0.3 vs 0.5 µs a
                     # visitor); the digests are the same.
                     keyed = self._keyed[day] = hashlib.blake2b(key=self._salt(day), digest_size=8)
+                    pipeline.pause()  # the salt's round trip
                 visitor = keyed.copy()
                 # Only hashed, never stored: any stable encoding will do, and "surrogatepass"
                 # cannot fail on a lone surrogate a server left in the user agent.
