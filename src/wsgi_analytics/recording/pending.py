@@ -193,7 +193,7 @@ class Pending:
         self._paired: list[tuple[View, int]] = []  # (a shape's view part, `members_bytes`)
         # (day, path, query string, referrer, host) of a page view -> (its position in `owns`,
         # its own entries), and by position its view part and `members_bytes`
-        self._pages: dict[tuple[int, str, str, str, str], tuple[int, list[Entry]]] = {}
+        self._pages: dict[tuple[int, str, str, str, str], tuple[int, tuple[Entry, ...]]] = {}
         self._owns: list[tuple[View, int]] = []
         self._shapes_setup = setup
         self.dropped = 0
@@ -295,10 +295,11 @@ class Pending:
                     # worked out once per page and day, its country per request.
                     query, referrer, host = fields[_QUERY], fields[_REFERRER], fields[_HOST]
                     key = (day, path, query, referrer, host)
-                    found: tuple[Any, list[Entry]] | None = pages.get(key)
+                    found: tuple[Any, tuple[Entry, ...]] | None = pages.get(key)
                     if found is None:
                         own = page_own(path, query, referrer, host)
-                        held = [(dimension, day, member) for dimension, member in own]
+                        # (a tuple, which the collector untracks, not a list it keeps tracking)
+                        held = tuple([(dimension, day, member) for dimension, member in own])
                         if len(path) + len(query) + len(referrer) + len(host) <= _PAGE_TEXT:
                             # (bounded: 4,096 pages of at most 512 characters)
                             found = pages[key] = (len(owns), held)
