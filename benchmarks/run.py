@@ -37,6 +37,7 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
         ["--rounds", "1", "--duration", "1", "--warmup", "0", "--servers", "uvicorn,gunicorn"],
     ),
     "memory": ([], ["--requests", "3000", "--paths", "500", "--parallel"]),
+    "gc": ([], ["--requests", "400", "--flush-every", "200"]),
     "latency": ([], ["--quick"]),
     # per-call costs of the pure lookups each feature adds (what each feature costs)
     "pure": ([], ["--number", "2000"]),
@@ -204,7 +205,6 @@ def _latency_rows(data: dict[str, Any], found: dict[str, Any]) -> list[Row]:
                     cells.append(f"{_fmt(r['p99_ms'])} / {_fmt(r['p999_ms'])} ms")
                 else:
                     cells.append(f"{_fmt(r['p99_ratio'])} / {_fmt(r['p999_ratio'])}")
-            ours = variants.get("wrapped")
             mine = _ours(variants)
             met = any(tail_goal(r, bare) for r in mine) if mine else None
             found[f"{setup}_{fraction}_tail"] = met
@@ -228,9 +228,13 @@ def _latency_rows(data: dict[str, Any], found: dict[str, Any]) -> list[Row]:
                 cells.append(
                     f"{_fmt(lag['max_us'] / 1000, 1)} / {lag['over_5ms']} / {gc2.get('count', 0)}"
                 )
-            meter = (ours or {}).get("probe", {}).get("holds", {})
-            longest = meter.get("max_us", _NAN) / 1000 if meter.get("count") else _NAN
+            # in process: the flusher's; offloaded: the worker's shipping to its helper
+            longest, shipping = (
+                _longest_hold(variants.get(name)) for name in ("wrapped", "offload")
+            )
             found[f"{setup}_{fraction}_longest_hold_ms"] = longest
+            found[f"{setup}_{fraction}_longest_hold_ms_offload"] = shipping
+            best = min((h for h in (longest, shipping) if h == h), default=_NAN)
             holds.append(
                 (
                     f"interpreter hold², {labels.get(setup, setup)}, {float(fraction):.0%} rate",
@@ -245,7 +249,8 @@ def _latency_rows(data: dict[str, Any], found: dict[str, Any]) -> list[Row]:
                     f"{float(fraction):.0%} rate",
                     _fmt(longest),
                     "≤ 1",
-                    _goal(longest, 1.0, at_most=True),
+                    _goal(best, 1.0, at_most=True),
+                    offload=_fmt(shipping),
                 )
             )
     return rows + holds
@@ -274,10 +279,17 @@ def _throttle_rows(data: dict[str, Any], found: dict[str, Any]) -> list[Row]:
     return rows
 
 
-def _ours_only(name: str, value: str, goal: str, status: str) -> Row:
+def _ours_only(name: str, value: str, goal: str, status: str, *, offload: str = "") -> Row:
     cells = ["" for _ in COLUMNS]
     cells[1] = value
+    cells[2] = offload
     return (name, *cells, goal, status)
+
+
+def _longest_hold(result: dict[str, Any] | None) -> float:
+    """The longest hold the probe's meter saw in a server (`probe.meter_holds`), in ms."""
+    meter = (result or {}).get("probe", {}).get("holds", {})
+    return float(meter["max_us"]) / 1000 if meter.get("count") else _NAN
 
 
 def _other_rows(results: Path, found: dict[str, Any]) -> list[Row]:
