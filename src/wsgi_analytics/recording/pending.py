@@ -141,6 +141,12 @@ _METHOD, _PATH, _HOST, _REFERRER, _AGENT, _PLATFORM, _MOBILE, _QUERY, _COUNTRY =
 # remembers: what real traffic repeats, while scanners' long texts would make the memo hold
 # megabytes.
 _PAGE_TEXT = 512
+# The pages `drain` remembers, the first seen of a day: a site's most visited pages come first,
+# and the rest are worked out each time. Filled once, not emptied and refilled: what the memo
+# holds lives long enough for the garbage collector to promote it into the oldest generation,
+# and a memo that churned (cleared whenever full) brought on a full collection of the heap
+# every few tens of thousands of requests.
+_MAX_PAGES = 4096
 
 
 def item_bytes(item: bytes) -> int:
@@ -195,6 +201,7 @@ class Pending:
         # its own entries), and by position its view part and `members_bytes`
         self._pages: dict[tuple[int, str, str, str, str], tuple[int, tuple[Entry, ...]]] = {}
         self._owns: list[tuple[View, int]] = []
+        self._today = -1  # the day the pages were remembered on
         self._shapes_setup = setup
         self.dropped = 0
 
@@ -221,13 +228,17 @@ class Pending:
         day_of = setup.clock.day
         known_shapes, paired = self._shapes, self._paired
         pages, owns = self._pages, self._owns
-        if len(known_shapes) > 4096 or len(pages) > 4096 or self._shapes_setup is not setup:
-            # A flusher moves on minute by minute; the zone may have been settled meanwhile.
+        today = day_of(time.time())
+        if len(known_shapes) > 4096 or self._shapes_setup is not setup or today != self._today:
+            # A flusher moves on minute by minute; the zone may have been settled meanwhile;
+            # a page's entries hold its day.
             known_shapes.clear()
             paired.clear()
             pages.clear()
             owns.clear()
             self._shapes_setup = setup
+            self._today = today
+        room_for_pages = len(pages) < _MAX_PAGES
         # shape -> [(whether its requests are page views, its `by_shape` pairs, its position in
         # `paired`), requests of that shape in this call, its day]
         shapes: dict[tuple[Agent, int, str, int, bool, bool], list[Any]] = {}
@@ -300,9 +311,12 @@ class Pending:
                         own = page_own(path, query, referrer, host)
                         # (a tuple, which the collector untracks, not a list it keeps tracking)
                         held = tuple([(dimension, day, member) for dimension, member in own])
-                        if len(path) + len(query) + len(referrer) + len(host) <= _PAGE_TEXT:
-                            # (bounded: 4,096 pages of at most 512 characters)
+                        if (
+                            room_for_pages
+                            and len(path) + len(query) + len(referrer) + len(host) <= _PAGE_TEXT
+                        ):
                             found = pages[key] = (len(owns), held)
+                            room_for_pages = len(pages) < _MAX_PAGES
                             kept = tuple(pair for pair in own if pair[0] in PAIRED)
                             owns.append((kept, members_bytes(kept)))
                         else:
