@@ -347,6 +347,25 @@ def _other_rows(results: Path, found: dict[str, Any]) -> list[Row]:
                     "",
                 )
             )
+    collections = _load("gc", results)
+    if collections:
+        cells = {
+            mode: " / ".join(
+                f"{g['collections_per_100k']:.0f}"
+                for g in collections["results"][mode]["generations"]
+            )
+            for mode in ("in process", "offload")
+            if mode in collections["results"]
+        }
+        rows.append(
+            _ours_only(
+                "garbage collections per 100,000 requests, young / middle / full (bench_gc)",
+                cells.get("in process", ""),
+                "",
+                "",
+                offload=cells.get("offload", ""),
+            )
+        )
     return rows
 
 
