@@ -283,7 +283,7 @@ class Pending:
                     if known is None:
                         item = _event(fields)
                         viewed = not throttled and page_view(item.facts, status, agent, document)
-                        members = by_shape(item, agent, setup)
+                        members = tuple(by_shape(item, agent, setup))  # untracked: not a list
                         known = known_shapes[shape] = (viewed, members, len(paired))
                         view = tuple(pair for pair in members if pair[0] in PAIRED)
                         paired.append((view, members_bytes(view)))
