@@ -245,8 +245,8 @@ class Pending:
         days: dict[int, int] = {}  # minute -> day
         seen: dict[int, set[str]] = {}
         live: dict[int, set[str]] = {}
-        # (day, shape position, the page (its position in `owns`, or its own pairs when too
-        # long to remember), country) -> page views: a small key to hash
+        # (day, shape position, the page (its position in `owns`, or its own pairs when not
+        # remembered: too long, or the memo full), country) -> page views: a small key to hash
         views: dict[tuple[int, int, Any, str | None], int] = {}
         popleft = queue.popleft
         left = len(queue) if limit is None else limit
