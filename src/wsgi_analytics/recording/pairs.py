@@ -26,8 +26,7 @@ costs 1.3 pair increments of each kind over a 15 s window of 1,000 requests a se
 
 from __future__ import annotations
 
-import collections
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from operator import itemgetter
 from sys import getsizeof
 from typing import Any
@@ -49,17 +48,11 @@ __all__ = [
     "PAIRED",
     "PairCounts",
     "View",
-    "count_into",
     "expand",
     "increment_args",
     "members_bytes",
     "pair_limit",
 ]
-
-# Adds 1 to each element's count: what ``Counter.update`` runs, a C loop in CPython (a pure
-# Python one elsewhere), a third of the cost of the same loop written here.
-count_into: Callable[[dict[Any, int], Iterable[Any]], None]
-count_into = collections._count_elements  # type: ignore[attr-defined]
 
 # The dimensions whose members make up a view, in the order the rules produce them.
 PAIRED = frozenset((*PAIR_DIMENSIONS, TIMELINE))

@@ -13,6 +13,7 @@ crowd out the counts themselves.
 
 from __future__ import annotations
 
+import collections
 import marshal
 import sys
 import time
@@ -27,7 +28,7 @@ from ..request.documents import is_document
 from ..request.facts import Facts
 from ..sketch import bucket
 from . import pipeline
-from .pairs import PAIRED, PairCounts, View, count_into, members_bytes
+from .pairs import PAIRED, PairCounts, View, members_bytes
 from .pipeline import release
 from .rules import (
     BUCKETS,
@@ -81,6 +82,10 @@ _TRACKED_BYTES = 300
 BLOB_BYTES = 48
 
 _dumps, _loads = marshal.dumps, marshal.loads
+# Adds 1 to each element's count: what ``Counter.update`` runs, a C loop in CPython (a pure
+# Python one elsewhere), a third of the cost of the same loop written in `drain`.
+_count_into: Callable[[dict[Any, int], Iterable[Any]], None]
+_count_into = collections._count_elements  # type: ignore[attr-defined]
 
 
 def pack(event: Event) -> bytes:
@@ -332,7 +337,7 @@ class Pending:
                 elif method == "GET" and status == 404:
                     entries.append(("not_found", day, path))
                 held_before = len(counts)
-                count_into(counts, entries)  # +1 each, in C
+                _count_into(counts, entries)  # +1 each, in C
                 if len(counts) != held_before:
                     # New members went in unchecked: each is admitted again within the bounds
                     # (`add`). A request's entries are distinct, so a new one counts 1 (no
