@@ -41,6 +41,7 @@ from .rules import (
     error_dimension,
     page_own,
     page_view,
+    path_dimension,
     route_family,
 )
 
@@ -332,10 +333,10 @@ class Pending:
                         entries.append(("countries", day, where))
                     view_key = (day, slot[0][2], found[0], where)
                     views[view_key] = views.get(view_key, 0) + 1
-                elif throttled:
-                    entries.append(("throttled", day, path))
-                elif method == "GET" and status == 404:
-                    entries.append(("not_found", day, path))
+                else:
+                    counted_in = path_dimension(throttled, method, status)
+                    if counted_in is not None:
+                        entries.append((counted_in, day, path))
                 held_before = len(counts)
                 _count_into(counts, entries)  # +1 each, in C
                 if len(counts) != held_before:

@@ -47,6 +47,7 @@ __all__ = [
     "page_own",
     "page_pairs",
     "page_view",
+    "path_dimension",
     "referrer_host",
     "route_family",
     "route_of",
@@ -288,13 +289,23 @@ def by_request(event: Event, page: bool, setup: Setup = UTC) -> list[tuple[str, 
     duration; ``page``: it is a page view (`viewed`), which depends on the shape alone."""
     facts = event.facts
     pairs = route_pairs(event)
-    if event.throttled:
-        pairs.append(("throttled", facts.path))
-    elif page:
+    if page and not event.throttled:
         pairs += page_pairs(event, setup)
-    elif facts.method == "GET" and event.status == 404:
-        pairs.append(("not_found", facts.path))
+    else:
+        dimension = path_dimension(event.throttled, facts.method, event.status)
+        if dimension is not None:
+            pairs.append((dimension, facts.path))
     return pairs
+
+
+def path_dimension(throttled: bool, method: str, status: int) -> str | None:
+    """Where a request that is not a page view counts its path: ``throttled`` (refused by
+    the throttle), ``not_found`` (a GET answered 404), else nowhere."""
+    if throttled:
+        return "throttled"
+    if method == "GET" and status == 404:
+        return "not_found"
+    return None
 
 
 def increments(event: Event, agent: Agent, setup: Setup = UTC) -> list[tuple[str, str]]:
