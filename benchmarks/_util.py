@@ -9,7 +9,7 @@ import platform
 import statistics
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from wsgi_analytics.embedded import EmbeddedServer
 
 __all__ = [
     "RESULTS",
+    "drive_wsgi",
     "machine",
     "median",
     "redis_server",
@@ -41,6 +42,22 @@ def redis_server(url: str | None = None) -> Iterator[str]:
 
 def median(values: Sequence[float]) -> float:
     return statistics.median(values) if values else float("nan")
+
+
+def _start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+    return None
+
+
+def drive_wsgi(app: Any, environs: Iterable[dict[str, Any]]) -> None:
+    """Call a WSGI app with each environ, its body iterated and closed as a server does."""
+    start_response = _start_response
+    for environ in environs:
+        body: Iterable[bytes] = app(environ, start_response)
+        for _chunk in body:
+            pass
+        close = getattr(body, "close", None)
+        if close is not None:
+            close()
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

@@ -22,7 +22,7 @@ from typing import Any
 from wsgi_analytics import Recorder
 
 from . import peers, traffic
-from ._util import redis_server, table, write_json
+from ._util import drive_wsgi, redis_server, table, write_json
 
 __all__ = ["main", "run"]
 
@@ -37,18 +37,8 @@ def _heap() -> None:
     import pydantic  # noqa: F401
 
 
-def _start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-    return None
-
-
 def _serve(app: Any, count: int, seed: int) -> None:
-    for request in traffic.stream(count, seed=seed):
-        body = app(traffic.wsgi_environ(request), _start_response)
-        for _chunk in body:
-            pass
-        close = getattr(body, "close", None)
-        if close is not None:
-            close()
+    drive_wsgi(app, (traffic.wsgi_environ(request) for request in traffic.stream(count, seed=seed)))
 
 
 def _measure(redis_url: str, options: dict[str, Any], requests: int, every: int) -> dict[str, Any]:

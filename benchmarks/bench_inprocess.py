@@ -25,13 +25,13 @@ import asyncio
 import gc
 import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from wsgi_analytics import Recorder
 
 from . import peers, traffic
-from ._util import median, redis_server, table, write_json
+from ._util import drive_wsgi, median, redis_server, table, write_json
 
 __all__ = ["main", "run"]
 
@@ -60,21 +60,6 @@ def _scopes(requests: list[traffic.Request]) -> list[dict[str, Any]]:
         scope["headers"] = [(_copy(k), _copy(v)) for k, v in scope["headers"]]
         scopes.append(scope)
     return scopes
-
-
-def _start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-    return None
-
-
-def _drive_wsgi(app: Any, environs: list[dict[str, Any]]) -> None:
-    start_response = _start_response
-    for environ in environs:
-        body: Iterable[bytes] = app(environ, start_response)
-        for _chunk in body:
-            pass
-        close = getattr(body, "close", None)
-        if close is not None:
-            close()
 
 
 _REQUEST = {"type": "http.request", "body": b"", "more_body": False}
@@ -116,7 +101,7 @@ def _time_wsgi(
     if _COLLECT[0]:
         gc.collect()
     start = time.perf_counter()
-    _drive_wsgi(app, environs)
+    drive_wsgi(app, environs)
     middle = time.perf_counter()
     return middle - start, _cpu(flush)
 
@@ -247,7 +232,7 @@ def flusher_holds(
         app = peers.build("wsgi", "wrapped", redis_url, recorder=recorder).app
         # First uses (the helper's start, the data sets' loading, the zone) are not holds
         # of a flush: one flush before the meter.
-        _drive_wsgi(app, _environs(list(traffic.stream(sizes[0], seed=10))))
+        drive_wsgi(app, _environs(list(traffic.stream(sizes[0], seed=10))))
         recorder.flush()
         found = probe.meter_holds(meter)
         out[mode] = {}
@@ -255,7 +240,7 @@ def flusher_holds(
             for size in sizes:
                 meter.counts = [0] * len(meter.counts)
                 for round_ in range(rounds):
-                    _drive_wsgi(app, _environs(list(traffic.stream(size, seed=round_ + 11))))
+                    drive_wsgi(app, _environs(list(traffic.stream(size, seed=round_ + 11))))
                     recorder.flush()
                 out[mode][str(size)] = probe.summary(meter.counts)
         finally:
