@@ -22,6 +22,7 @@ from datetime import date
 from typing import Any
 
 from ..keys import check_dimension
+from ..reading.where import FILTERS, parse_where
 
 __all__ = [
     "FILTERS",
@@ -35,8 +36,6 @@ __all__ = [
 ]
 
 MAX_DAYS = 3660
-# Dimensions a page can be filtered by (the drill-down pairs are stored for these).
-FILTERS = ("paths", "sources", "countries")
 # The range links: (value of ?days=, label).
 PRESETS = (("1", "Today"), ("7", "7 days"), ("30", "30 days"), ("90", "90 days"), ("all", "All"))
 # The Endpoints table's orders: value of ?sort= -> column title.
@@ -49,7 +48,6 @@ SORTS = {
     "p95": "p95",
     "p99": "p99",
 }
-_MAX_MEMBER = 1024  # characters of a filter's member; recorded members are capped at 512
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # fromisoformat alone also takes "20261201"
 _EARLIEST = date(1970, 1, 2)  # day numbers count from the epoch
 _KNOWN = ("days", "from", "to", "where", "limit", "dimension", "sort")
@@ -173,12 +171,11 @@ def parse(
     elif given["days"] == "all":
         query = query.changed(days=None)
     if given["where"] is not None:
-        dimension, colon, member = given["where"].partition(":")
-        if not colon or dimension not in FILTERS or not member:
-            raise BadQuery(f"where must be one of {', '.join(FILTERS)}, a colon and a member")
-        if len(member) > _MAX_MEMBER:
-            raise BadQuery(f"the member of where is at most {_MAX_MEMBER} characters")
-        query = query.changed(where=(dimension, member))
+        try:
+            where = parse_where(given["where"])
+        except ValueError as error:
+            raise BadQuery(str(error)) from None
+        query = query.changed(where=where)
     if given["limit"] is not None:
         query = query.changed(limit=_whole("limit", given["limit"], 1, limits.most))
     if given["dimension"] is not None:
