@@ -1,6 +1,8 @@
 """``/export.csv``: the tables of a range as CSV, one row per member.
 
-The columns are those of ``wsgi-analytics report --csv``: ``dimension,member,count``. Members
+The columns are those of ``wsgi-analytics report --csv``: ``dimension,member,count``, and with a
+filter a fourth, ``where``, holding it as ``--where`` and ``?where=`` write it
+(``sources:Google``) on every row. Members
 are text that any client chose, and a spreadsheet runs a cell that starts with ``=``, ``+``,
 ``-`` or ``@`` (or a tab or carriage return, which some read past) as a formula: such a cell gets
 a leading apostrophe, which spreadsheets show as text and do not evaluate (OWASP's advice for
@@ -30,11 +32,16 @@ def csv_text(snapshot: Snapshot, dimensions: Iterable[str] | None = None) -> str
     then each dimension's rows, highest count first."""
     out = io.StringIO(newline="")
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(["dimension", "member", "count"])
+    # A column rather than a comment line: the header stays the first row (csv.DictReader, a
+    # spreadsheet's import), unfiltered files are unchanged, and filtered files concatenated
+    # together still say which rows came from which filter.
+    extra = [] if snapshot.where is None else [f"{snapshot.where[0]}:{snapshot.where[1]}"]
+    writer.writerow(["dimension", "member", "count", *(["where"] if extra else [])])
     names = list(snapshot.tables) if dimensions is None else list(dimensions)
     for name in names:
         writer.writerows(
-            [name, neutralise(member), count] for member, count in snapshot.tables[name].rows
+            [name, neutralise(member), count, *extra]
+            for member, count in snapshot.tables[name].rows
         )
     return out.getvalue()
 
