@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+from typing import Any
 
 import httpx
 import pytest
@@ -21,7 +22,7 @@ import redis
 from wsgi_analytics.cli import main
 from wsgi_analytics.embedded import free_port
 from wsgi_analytics.keys import Keys, day_label, today
-from wsgi_analytics.reading.stats import Stats
+from wsgi_analytics.reading.stats import PAGE_VIEW_DIMENSIONS, Stats
 from wsgi_analytics.recording.recorder import Recorder
 from wsgi_analytics.request.facts import from_environ
 
@@ -656,3 +657,141 @@ def test_report_usage_errors(argv: list[str], capsys: pytest.CaptureFixture[str]
         main(["report", *argv])
     assert stopped.value.code == 2
     assert "usage:" in capsys.readouterr().err
+
+
+# -- --where: the report filtered to one page, source or country -------------------------------
+
+HN = "https://news.ycombinator.com/item?id=42"
+GOOGLE = "https://www.google.com/search"
+# Hacker News sends 3 page views of /a and 1 of /b, Google 2 of /a, and /talk:x (a path with a
+# colon) has 1 direct view: 7 page views. A bot's request and a 404 are requests, not page views.
+STREAM = [("/a", HN)] * 3 + [("/b", HN)] + [("/a", GOOGLE)] * 2 + [("/talk:x", "")]
+
+
+@pytest.fixture
+def referred(client: redis.Redis, redis_url: str) -> str:
+    recorder = Recorder(redis_url)
+    for path, referrer in STREAM:
+        request(recorder, path, referrer=referrer)
+    request(recorder, "/a", agent="curl/8.5.0", referrer=HN)
+    request(recorder, "/missing", status=404, referrer=HN)
+    recorder.close()
+    return redis_url
+
+
+def rows_of(document: dict[str, Any], name: str) -> list[tuple[str, int]]:
+    return [(row["member"], row["count"]) for row in document["dimensions"][name]["rows"]]
+
+
+@pytest.mark.parametrize(
+    ("where", "page_views", "paths", "sources"),
+    [
+        pytest.param(
+            None,
+            7,
+            [("/a", 5), ("/b", 1), ("/talk:x", 1)],
+            [("Hacker News", 4), ("Google", 2), ("(direct)", 1)],
+            id="no filter",
+        ),
+        pytest.param(
+            "sources:Hacker News",
+            4,
+            [("/a", 3), ("/b", 1)],
+            [("Hacker News", 4)],
+            id="a source's pages",
+        ),
+        pytest.param(
+            "paths:/a", 5, [("/a", 5)], [("Hacker News", 3), ("Google", 2)], id="a page's sources"
+        ),
+        pytest.param(
+            "paths:/talk:x", 1, [("/talk:x", 1)], [("(direct)", 1)], id="colon in the member"
+        ),
+        pytest.param("sources:Bing", 0, [], [], id="a source that sent nothing"),
+    ],
+)
+def test_report_where_json(
+    referred: str,
+    where: str | None,
+    page_views: int,
+    paths: list[tuple[str, int]],
+    sources: list[tuple[str, int]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["report", "--redis-url", referred, "--json"]
+    assert main([*argv, "--where", where] if where else argv) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["page_views"] == page_views
+    assert rows_of(document, "paths") == paths
+    assert rows_of(document, "sources") == sources
+    if where is None:
+        assert document["where"] is None
+        assert {"bots", "statuses", "not_found", "routes"} <= set(document["dimensions"])
+        assert document["routes"] != []
+        return
+    dimension, _, member = where.partition(":")
+    assert document["where"] == {"dimension": dimension, "member": member}
+    # Left out, as on the dashboard: what is not counted per filter member.
+    assert set(document["dimensions"]) <= set(PAGE_VIEW_DIMENSIONS)
+    assert (document["routes"], document["uniques"], document["live"]) == ([], None, None)
+
+
+def test_report_where_text(referred: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", "--redis-url", referred, "--where", "sources:Hacker News"]) == 0
+    out = capsys.readouterr().out
+    lines = lines_of(out)
+    assert "filtered: Sources = Hacker News" in lines
+    assert "(page views only: tables a filter cannot apply to, such as bots, are left out)" in lines
+    assert "page views 4" in lines
+    assert "uniques — (not counted per filter)" in lines
+    assert "/a 3 75.0% ████████████████" in lines
+    assert "/b 1 25.0% █████" in lines
+    titles = {line.split("  ")[0] for line in out.splitlines() if line and line[0] != " "}
+    assert titles.isdisjoint({"Bots", "Not found (404)", "Status codes", "Endpoints"})
+    assert "visitors now" not in out
+    # Unfiltered, the report says nothing of a filter.
+    assert main(["report", "--redis-url", referred]) == 0
+    assert "filtered:" not in capsys.readouterr().out
+
+
+def test_report_where_csv_parses_back(referred: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", "--redis-url", referred, "--csv", "--where", "paths:/a"]) == 0
+    rows = list(csv.reader(io.StringIO(capsys.readouterr().out, newline="")))
+    assert rows[0] == ["dimension", "member", "count", "where"]
+    assert {row[3] for row in rows[1:]} == {"paths:/a"}
+    assert [row[1:3] for row in rows if row[0] == "sources"] == [
+        ["Hacker News", "3"],
+        ["Google", "2"],
+    ]
+    assert [row[1:3] for row in rows if row[0] == "paths"] == [["/a", "5"]]
+    assert {row[0] for row in rows[1:]} <= set(PAGE_VIEW_DIMENSIONS)
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        pytest.param("browsers:Firefox", id="not a filter dimension"),
+        pytest.param("Sources:Google", id="dimension is case-sensitive"),
+        pytest.param("sources", id="no colon"),
+        pytest.param("sources:", id="no member"),
+        pytest.param(":Google", id="no dimension"),
+    ],
+)
+def test_report_where_refused(where: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["report", "--where", where])
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "wsgi-analytics report: error: argument --where: where must be one of paths, sources, "
+        f"countries, a colon and a member, got {where!r}"
+    )
+
+
+def test_report_where_member_too_long(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["report", "--where", "paths:/" + "x" * 1024])
+    assert stopped.value.code == 2
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert last.startswith(
+        "wsgi-analytics report: error: argument --where: the member of where is at most 1024 "
+        "characters, got 'paths:/xxx"
+    )

@@ -20,6 +20,7 @@ import redis
 from .. import connection
 from ..reading.report import json_text, render
 from ..reading.stats import Stats
+from ..reading.where import FILTERS, parse_where
 
 __all__ = ["CommandError", "add_report_arguments", "main", "run_report"]
 
@@ -49,6 +50,13 @@ def _date(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
+
+
+def _where(text: str) -> tuple[str, str]:
+    try:
+        return parse_where(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{error}, got {text!r}") from None
 
 
 def version() -> str:
@@ -147,6 +155,15 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--to", dest="end", type=_date, metavar="DATE", help="last day, YYYY-MM-DD (default today)"
     )
+    parser.add_argument(
+        "--where",
+        type=_where,
+        metavar="DIMENSION:MEMBER",
+        help=f"only the page views whose DIMENSION ({', '.join(FILTERS)}) is MEMBER, e.g. "
+        "sources:Google or paths:/pricing/ (split at the first colon). As on the dashboard, "
+        "the tables a filter cannot apply to (bots, 404s, status codes, endpoints, custom "
+        "dimensions...) are left out; uniques and visitors now are not shown",
+    )
     parser.add_argument("--limit", type=_limit, default=10, help="rows per table (default 10)")
     parser.add_argument(
         "--retention-days",
@@ -203,6 +220,7 @@ def _report(args: argparse.Namespace) -> int:
     where = connection.describe(connection.resolve_url(args.redis_url))
     days, start, end = _report_range(args)
     retention = getattr(args, "retention_days", 90)
+    filter_ = getattr(args, "where", None)
     with open_stats(args.redis_url, args.prefix, retention_days=retention) as stats:
         if not stats.exists():
             raise CommandError(
@@ -216,8 +234,11 @@ def _report(args: argparse.Namespace) -> int:
                 stats.dimensions(),
                 start=start,
                 end=end,
-                routes=args.limit,
-                live=5,
+                where=filter_,
+                # Neither routes nor visitors now are counted per filter member: a filtered
+                # report leaves them out rather than show unfiltered numbers under its filter.
+                routes=args.limit if filter_ is None else 0,
+                live=5 if filter_ is None else None,
             )
         except ValueError as error:
             raise CommandError(str(error), code=2) from None

@@ -153,7 +153,10 @@ def render(snapshot: Snapshot, where: str) -> str:
         lines.append(f"  (cut at the retention: the days before {snapshot.first} have expired)")
     if snapshot.where is not None:
         dimension, member = snapshot.where
-        lines.append(f"  filtered: {TITLES.get(dimension, dimension)} = {terminal_safe(member)}")
+        lines += [
+            f"  filtered: {TITLES.get(dimension, dimension)} = {terminal_safe(member)}",
+            "  (page views only: tables a filter cannot apply to, such as bots, are left out)",
+        ]
     uniques = "—" if snapshot.uniques is None else f"{snapshot.uniques:,}"
     lines += [
         "",

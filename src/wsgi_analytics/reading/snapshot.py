@@ -15,7 +15,8 @@ serves it::
       "generated_at": "2026-12-01T09:30:00Z",
       "page_views": 1234,
       "uniques": 456,                  # approximate (HyperLogLog); null with a filter
-      "where": null,                   # or {"dimension": "sources", "member": "Google"}
+      "where": null,                   # or {"dimension": "sources", "member": "Google"}: then
+                                       # "dimensions" holds only the tables it applies to
       "previous": {"first": "2026-11-18", "last": "2026-11-24",   # the period of the same
                    "page_views": 1100, "uniques": 420},           # length just before, or null
       "live": 3,                       # visitors in the last 5 minutes (null when not read)
