@@ -237,9 +237,11 @@ def test_starlette(
     (tmp_path / "site.css").write_text("body{}")
     seen: list[str | None] = []
     with TestClient(_capturing(_starlette(tmp_path), seen)) as client:
-        response = client.request(method, path, follow_redirects=False)
-    assert response.status_code == status
-    assert seen == [expected]
+        # twice: the second request finds its route remembered (`routes._endpoints`)
+        for _ in range(2):
+            response = client.request(method, path, follow_redirects=False)
+            assert response.status_code == status
+    assert seen == [expected, expected]
 
 
 def test_starlette_host_route() -> None:
@@ -358,9 +360,11 @@ def test_fastapi(tmp_path: Path, method: str, path: str, status: int, expected: 
     (tmp_path / "site.css").write_text("body{}")
     seen: list[str | None] = []
     with TestClient(_capturing(_fastapi(tmp_path), seen)) as client:
-        response = client.request(method, path, follow_redirects=False)
-    assert response.status_code == status
-    assert seen == [expected]
+        # twice: the second request finds its route remembered (`routes._endpoints`)
+        for _ in range(2):
+            response = client.request(method, path, follow_redirects=False)
+            assert response.status_code == status
+    assert seen == [expected, expected]
 
 
 def test_not_starlette_is_none() -> None:
@@ -418,5 +422,7 @@ def test_fastapi_prefix_recovered_without_its_private_key(
 ) -> None:
     seen: list[str | None] = []
     with TestClient(_without_fastapi_key(_fastapi(tmp_path), seen)) as client:
+        # twice: the second request finds its route remembered (`routes._endpoints`)
         assert client.get(path).status_code == 200
-    assert seen == [expected]
+        assert client.get(path).status_code == 200
+    assert seen == [expected, expected]

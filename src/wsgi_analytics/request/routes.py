@@ -202,25 +202,45 @@ def template_from_scope(scope: MutableMapping[str, Any]) -> str | None:
 
 
 def _starlette_template(scope: MutableMapping[str, Any]) -> str | None:
+    route = scope.get("route")
+    endpoint = _endpoints.get(id(route))
+    if (
+        endpoint is not None
+        and endpoint[0] is route
+        and not scope.get("root_path")
+        and "fastapi" not in scope
+    ):
+        # The usual request: a route seen before, no mount, no FastAPI route context. The
+        # general case below gives the same.
+        regex = endpoint[2]
+        if regex is None or regex.match(scope.get("path", "")) is not None:
+            return endpoint[1]
     root_path: str = scope.get("root_path", "") or ""
     app_root_path: str = scope.get("app_root_path", root_path) or ""
     mounted = root_path[len(app_root_path) :] if root_path.startswith(app_root_path) else ""
     params: Mapping[str, Any] = scope.get("path_params") or {}
-    route = scope.get("route")
     route_format = _effective_format(scope)
     if route_format is None and route is not None:
-        if getattr(route, "routes", None):
-            # The innermost object is a Mount (or Host) of a router: that router matched nothing.
-            return None
-        route_format = getattr(route, "path_format", None)
-        if not isinstance(route_format, str):
-            return None
-        if _is_mount(route):
-            if route_format.endswith("/{path}"):
-                # A Mount of a plain app (StaticFiles, a WSGI app): root_path holds its prefix.
-                route_format = "/{path}"
+        if endpoint is not None and endpoint[0] is route:
+            # a route seen before: no attribute probing
+            route_format = _complete(scope, endpoint[2], endpoint[1], root_path, params)
         else:
-            route_format = _complete(scope, route, route_format, root_path, params)
+            if getattr(route, "routes", None):
+                # The innermost object is a Mount (or Host) of a router: that router matched
+                # nothing.
+                return None
+            route_format = getattr(route, "path_format", None)
+            if not isinstance(route_format, str):
+                return None
+            if _is_mount(route):
+                if route_format.endswith("/{path}"):
+                    # A Mount of a plain app (StaticFiles, a WSGI app): root_path holds its
+                    # prefix.
+                    route_format = "/{path}"
+            else:
+                regex = getattr(route, "path_regex", None)
+                _remember(route, route_format, regex)
+                route_format = _complete(scope, regex, route_format, root_path, params)
     if route_format is None:
         # FastAPI does not set "route" for a Mount of a plain app; the mounted app is the endpoint.
         endpoint = scope.get("endpoint")
@@ -235,9 +255,24 @@ def _starlette_template(scope: MutableMapping[str, Any]) -> str | None:
     return mounted + route_format
 
 
+# Endpoint routes seen (not mounts, not routers, whose `routes` can still grow), by id, with
+# the route itself (kept alive, so its id cannot be reused), its format and its regex: on
+# FastAPI the probing of a route's attributes (two of them missing, each an AttributeError
+# caught inside getattr) cost ~0.5 µs of every request. Routes live as long as the app; an
+# app minting routes per request would only refill this after each clear.
+_endpoints: dict[int, tuple[object, str, Any]] = {}
+_MAX_ENDPOINTS = 4096
+
+
+def _remember(route: object, route_format: str, regex: Any) -> None:
+    if len(_endpoints) >= _MAX_ENDPOINTS:
+        _endpoints.clear()
+    _endpoints[id(route)] = (route, route_format, regex)
+
+
 def _complete(
     scope: Mapping[str, Any],
-    route: Any,
+    regex: Any,
     route_format: str,
     root_path: str,
     params: Mapping[str, Any],
@@ -250,7 +285,6 @@ def _complete(
     the suffix it does match is the prefix, with the values of parameters the route does not
     own put back as ``{name}``, and any other id collapsed. One regex match per request.
     """
-    regex = getattr(route, "path_regex", None)
     path: str = scope.get("path", "")
     relative = path[len(root_path) :] if root_path and path.startswith(root_path) else path
     if regex is None or regex.match(relative) is not None:
