@@ -203,27 +203,27 @@ def template_from_scope(scope: MutableMapping[str, Any]) -> str | None:
 
 def _starlette_template(scope: MutableMapping[str, Any]) -> str | None:
     route = scope.get("route")
-    endpoint = _endpoints.get(id(route))
+    seen = _endpoints.get(id(route))
     if (
-        endpoint is not None
-        and endpoint[0] is route
+        seen is not None
+        and seen[0] is route
         and not scope.get("root_path")
         and "fastapi" not in scope
     ):
         # The usual request: a route seen before, no mount, no FastAPI route context. The
         # general case below gives the same.
-        regex = endpoint[2]
+        regex = seen[2]
         if regex is None or regex.match(scope.get("path", "")) is not None:
-            return endpoint[1]
+            return seen[1]
     root_path: str = scope.get("root_path", "") or ""
     app_root_path: str = scope.get("app_root_path", root_path) or ""
     mounted = root_path[len(app_root_path) :] if root_path.startswith(app_root_path) else ""
     params: Mapping[str, Any] = scope.get("path_params") or {}
     route_format = _effective_format(scope)
     if route_format is None and route is not None:
-        if endpoint is not None and endpoint[0] is route:
+        if seen is not None and seen[0] is route:
             # a route seen before: no attribute probing
-            route_format = _complete(scope, endpoint[2], endpoint[1], root_path, params)
+            route_format = _complete(scope, seen[2], seen[1], root_path, params)
         else:
             if getattr(route, "routes", None):
                 # The innermost object is a Mount (or Host) of a router: that router matched
