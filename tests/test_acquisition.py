@@ -239,6 +239,36 @@ def test_country_follows_the_client_identity_behind_proxies(
     assert today_set(client, "countries") == {"NL": 1, "(unknown)": 1}
 
 
+@pytest.mark.parametrize(
+    ("trusted", "requests", "visitors"),
+    [
+        pytest.param(0, [("203.0.113.9", ""), ("203.0.113.9", "6.6.6.6")], 1, id="peer only"),
+        pytest.param(1, [("10.0.0.2", "6.6.6.6"), ("10.0.0.2", "7.7.7.7")], 2, id="trusted entry"),
+        pytest.param(
+            1, [("10.0.0.2", "1.1.1.1, 6.6.6.6"), ("10.0.0.2", "6.6.6.6")], 1, id="spoofed left"
+        ),
+        pytest.param(1, [("10.0.0.2", ""), ("10.0.0.3", "")], 2, id="no header: the peers"),
+        pytest.param(0, [("2001:db8:1:2::1", ""), ("2001:db8:1:2::ff", "")], 1, id="ipv6 same /64"),
+        pytest.param(0, [("2001:db8:1:2::1", ""), ("2001:db8:1:3::1", "")], 2, id="ipv6 two /64"),
+        pytest.param(0, [("::ffff:203.0.113.9", ""), ("203.0.113.9", "")], 1, id="ipv4-mapped"),
+    ],
+)
+def test_uniques_follow_the_client_identity(
+    recorder: Recorder,
+    client: redis.Redis,
+    trusted: int,
+    requests: list[tuple[str, str]],
+    visitors: int,
+) -> None:
+    """Who a visitor is, found when the request is drained (the queue holds the peer, the
+    header and the number of trusted proxies): the same rule as the throttle's."""
+    app = WSGIAnalytics(html, recorder=recorder, trusted_proxies=trusted)
+    for peer, forwarded in requests:
+        serve(app, environ(client=peer, x_forwarded_for=forwarded))
+    recorder.flush()
+    assert client.pfcount(Keys().uniques(int(time.time() // 86400))) == visitors
+
+
 def test_geoip_false_counts_no_countries(redis_url: str, client: redis.Redis) -> None:
     recorder = Recorder(redis_url, flush_interval=3600, geoip=False)
     serve(WSGIAnalytics(html, recorder=recorder), environ(client="8.8.8.8"))

@@ -216,6 +216,7 @@ def test_redis_down_the_app_still_answers() -> None:
     ("options", "error", "message"),
     [
         pytest.param({"trusted_proxies": -1}, ValueError, "trusted_proxies", id="negative hops"),
+        pytest.param({"trusted_proxies": True}, ValueError, "trusted_proxies", id="not a count"),
         pytest.param({"flush_interval": 5}, TypeError, "flush_interval", id="options of a new one"),
         pytest.param({"prefix": "shop"}, ValueError, "prefix 'shop'", id="another prefix"),
     ],

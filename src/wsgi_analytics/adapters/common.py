@@ -30,7 +30,11 @@ def adapter_recorder(
     options: dict[str, Any],
 ) -> Recorder:
     """The recorder an adapter counts into: the one passed in (shared, not owned), or a new one."""
-    if not isinstance(trusted_proxies, int) or trusted_proxies < 0:
+    if (
+        not isinstance(trusted_proxies, int)
+        or isinstance(trusted_proxies, bool)  # True is not a count of proxies
+        or trusted_proxies < 0
+    ):
         raise ValueError("trusted_proxies must be 0 or more")
     if recorder is None:
         return Recorder(redis_url, prefix=str(prefix), **options)

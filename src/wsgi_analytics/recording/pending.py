@@ -26,6 +26,7 @@ from ..keys import LIVE_SECONDS
 from ..request.agents import Agent
 from ..request.documents import is_document
 from ..request.facts import Facts
+from ..request.identity import client_identity, normalise_address
 from ..sketch import bucket
 from . import pipeline
 from .pairs import PAIRED, PairCounts, View, members_bytes
@@ -93,6 +94,10 @@ def pack(event: Event) -> bytes:
     """An `Event` as the recorder queues it: ``(time, status, throttled, client_id,
     content_type, route, duration, *facts)`` as one ``marshal`` string (`unpack` reverses).
 
+    ``client_id`` is who the client is, or (as `Recorder.record` queues it) the number of
+    trusted proxies, an ``int``, to find out from the facts when the request is drained
+    (`resolve_client`: the same answer, off the request path).
+
     Why bytes: a queued request must be invisible to the garbage collector. Named tuples are
     never untracked, so queued Events were promoted into the oldest generation and brought on a
     full collection of the whole heap (~40 ms on a FastAPI app's) every few seconds; plain
@@ -118,18 +123,46 @@ def pack(event: Event) -> bytes:
 
 
 def unpack(item: bytes) -> Event:
-    """The `Event` of a `pack` string."""
-    return _event(_loads(item))
+    """The `Event` of a `pack` string (its client resolved)."""
+    fields = _loads(item)
+    return _event(fields, resolve_client(fields))
 
 
-def _event(fields: tuple[Any, ...]) -> Event:
-    return _new(Event, (fields[0], _new(Facts, fields[7:]), *fields[1:7]))
+def _event(fields: tuple[Any, ...], client: str | None) -> Event:
+    return _new(
+        Event, (fields[0], _new(Facts, fields[7:]), fields[1], fields[2], client, *fields[4:7])
+    )
+
+
+def resolve_client(fields: tuple[Any, ...]) -> str | None:
+    """Who the client of a `pack` string's fields is: its ``client_id`` when resolved, else
+    found from the peer and X-Forwarded-For with that many trusted proxies."""
+    client = fields[_CLIENT_ID]
+    if type(client) is not int:
+        return client  # type: ignore[no-any-return]
+    peer = fields[_PEER]
+    if client:
+        return client_identity(peer, fields[_FORWARDED], client)
+    # `client_identity`'s first case, inline
+    return normalise_address(peer) if peer else None
 
 
 _new = tuple.__new__
 # Where `drain` finds what it reads in a `pack` string's fields: the head, then the facts.
 _TIME, _STATUS, _THROTTLED, _CLIENT_ID, _CONTENT_TYPE, _ROUTE, _DURATION = range(7)
-_METHOD, _PATH, _HOST, _REFERRER, _AGENT, _PLATFORM, _MOBILE, _QUERY, _COUNTRY = (
+(
+    _METHOD,
+    _PATH,
+    _HOST,
+    _REFERRER,
+    _AGENT,
+    _PLATFORM,
+    _MOBILE,
+    _QUERY,
+    _COUNTRY,
+    _PEER,
+    _FORWARDED,
+) = (
     7 + Facts._fields.index(name)
     for name in (
         "method",
@@ -141,6 +174,8 @@ _METHOD, _PATH, _HOST, _REFERRER, _AGENT, _PLATFORM, _MOBILE, _QUERY, _COUNTRY =
         "ch_mobile",
         "query",
         "country",
+        "client",
+        "forwarded_for",
     )
 )
 # The longest page (path, query string, referrer and host together) whose own entries `drain`
@@ -271,6 +306,15 @@ class Pending:
             try:
                 drained += len(blob) + BLOB_BYTES  # `item_bytes`, inline
                 fields = _loads(blob)
+                client = fields[_CLIENT_ID]
+                if type(client) is int:
+                    # queued unresolved (`Recorder.record`); without trusted proxies, the peer
+                    # (`resolve_client`'s usual case, inline)
+                    if client:
+                        client = resolve_client(fields)
+                    else:
+                        peer = fields[_PEER]
+                        client = normalise_address(peer) if peer else None
                 agent = classify(fields[_AGENT], fields[_PLATFORM], fields[_MOBILE])
                 when = fields[_TIME]
                 minute = int(when // 60)
@@ -287,7 +331,7 @@ class Pending:
                     # recorder drains in steps of a few dozen requests).
                     known = known_shapes.get(shape)
                     if known is None:
-                        item = _event(fields)
+                        item = _event(fields, client)
                         viewed = not throttled and page_view(item.facts, status, agent, document)
                         members = tuple(by_shape(item, agent, setup))  # untracked: not a list
                         known = known_shapes[shape] = (viewed, members, len(paired))
@@ -328,7 +372,7 @@ class Pending:
                         else:
                             found = (own, held)
                     entries += found[1]
-                    where = country_of(fields[_CLIENT_ID], fields[_COUNTRY], setup)
+                    where = country_of(client, fields[_COUNTRY], setup)
                     if where is not None:
                         entries.append(("countries", day, where))
                     view_key = (day, slot[0][2], found[0], where)
@@ -350,7 +394,7 @@ class Pending:
                 if page and room > 0:
                     # Hashed with the day's salt when written; no address ever reaches Redis.
                     # (The string is built once, for the day's set and the minute's.)
-                    visitor = f"{fields[_CLIENT_ID] or '-'}\n{fields[_AGENT]}"
+                    visitor = f"{client or '-'}\n{fields[_AGENT]}"
                     distinct = live.get(minute)
                     if distinct is None:
                         distinct = live[minute] = set()
