@@ -483,7 +483,7 @@ def test_zone_is_stored_and_a_conflict_is_reported(
     assert not client.exists("{site:meta}")  # nothing written yet
     first.track("signups", "pro")
     first.close()
-    assert client.hgetall("{site:meta}") == {"timezone": "Europe/Paris"}
+    assert client.hgetall("{site:meta}") == {"timezone": "Europe/Paris", "retention_days": "90"}
     second = Recorder(redis_url, prefix="site", flush_interval=3600, timezone="Asia/Tokyo")
     assert second.timezone == "Asia/Tokyo"  # nothing read yet
     serve(WSGIAnalytics(html, recorder=second), environ())
@@ -496,7 +496,7 @@ def test_zone_is_stored_and_a_conflict_is_reported(
     day = paris.today()
     assert zscores(client, Keys("site").day("paths", day)) == {"/": 1}
     second.close()
-    assert client.hgetall("{site:meta}") == {"timezone": "Europe/Paris"}
+    assert client.hgetall("{site:meta}") == {"timezone": "Europe/Paris", "retention_days": "90"}
     # The default zone is stored too: a later recorder with another one is told.
     third = Recorder(redis_url, prefix="plain", flush_interval=3600)
     third.track("signups", "free")

@@ -19,7 +19,9 @@ the site's time zone, ``N`` a day number (days since 1970-01-01 in that zone's c
     {prefix:throttle}:secret    the throttle's hashing secret (unless the app passes its own)
     {prefix:throttle:HASH}:R    one client's accepted request times for the throttle rule R
     {prefix:meta}               hash: ``timezone`` -> the IANA zone the days and hours are
-                                counted in (set once, by the first recorder: ``HSETNX``)
+                                counted in (set once, by the first recorder: ``HSETNX``);
+                                ``retention_days`` -> the longest retention of any recorder
+                                (raised by each at its first write; readers cut ranges there)
     {prefix:pairs.W}:DAY:B      sorted set, `pair_member` -> page views    (expires after retention)
     {prefix:pairs.W}:all:B      the same, all time (no timeline pairs)     (trimmed to top members)
     {prefix:live}:M             HyperLogLog of visitor hashes with a page view in minute M
@@ -324,7 +326,7 @@ class Keys:
         return self.day("salt", day)
 
     def meta(self) -> str:
-        """The prefix's settings hash (field ``timezone``)."""
+        """The prefix's settings hash (fields ``timezone`` and ``retention_days``)."""
         return self.tag("meta")
 
     def pairs(self, dimension: str, day: int | None, w: str) -> str:

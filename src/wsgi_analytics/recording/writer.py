@@ -107,6 +107,23 @@ local gone = redis.call('ZRANGE', KEYS[1], 0, ARGV[1])
 if #gone > 0 then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, ARGV[1]) end
 return gone
 """
+# The retention readers cut ranges at (`Stats.retention_days`), kept in the meta hash as the
+# longest any recorder of the prefix uses. Not HSETNX, as for the zone (there the first
+# recorder's zone becomes everyone's), nor a plain HSET (the last worker to start would win):
+# workers of one site can be configured differently, mid-deploy or by mistake, and a day key
+# lives until the last EXPIREAT any of them set, so a reader cutting at a shorter retention
+# would hide days that still exist. A script, because reading and raising the value must be one
+# step: two workers starting together would both read "none", and the shorter one could write
+# last. One key: one slot in a cluster. What is not decimal digits (a hand-made HSET, a zero) is
+# replaced. KEYS[1]: the meta hash; ARGV[1]: this recorder's retention_days. Returns what is
+# stored afterwards.
+RETENTION = """
+local stored = redis.call('HGET', KEYS[1], 'retention_days')
+local days = stored and #stored <= 9 and string.match(stored, '^%d+$') and tonumber(stored)
+if days and days >= tonumber(ARGV[1]) then return stored end
+redis.call('HSET', KEYS[1], 'retention_days', ARGV[1])
+return ARGV[1]
+"""
 # How long a batch's marker outlives it: a retry later than this (a partition that heals after
 # five minutes, just after Redis applied the batch) could count it twice. Markers cost about
 # 100 bytes each, one per dimension and day a flush writes.
@@ -280,14 +297,34 @@ class Writer:
             self._write_rest(pending, pairs=pairs)
 
     def settle_zone(self, zone: str) -> str:
-        """Store ``zone`` as the prefix's time zone unless one is stored; return the stored one."""
+        """Store ``zone`` as the prefix's time zone unless one is stored, and ``retention_days``
+        as its retention unless a longer one is (`RETENTION`); return the stored zone.
+
+        Called once, at a recorder's first write: the retention rides in the zone's round trip,
+        so that readers learn it at no cost to any request."""
         key = self.keys.meta()
         pipe = self.client.pipeline(transaction=False)
         pipe.hsetnx(key, "timezone", zone)
         pipe.hget(key, "timezone")
+        pipe.execute_command("EVAL", RETENTION, 1, key, self.retention_days)
         for reply in (replies := pipe.execute(raise_on_error=False)):
             if isinstance(reply, Exception):
                 raise reply  # as Redis said it: `not_now` tells a busy server from a bad key
+        kept = _text(replies[2])
+        if kept.isdigit() and int(kept) > self.retention_days:
+            # Readers keep cutting at the longest retention ever stored: after the site's
+            # retention was lowered, only the operator can say the longer one is gone.
+            logger.warning(
+                "wsgi_analytics: prefix %r stores retention_days=%s, longer than this "
+                "recorder's %d (another worker's, or an earlier setting): readers cut ranges "
+                "there; if every worker now keeps %d days: HSET %s retention_days %d",
+                self.keys.prefix,
+                kept,
+                self.retention_days,
+                self.retention_days,
+                key,
+                self.retention_days,
+            )
         stored = replies[1]
         if isinstance(stored, bytes):
             stored = stored.decode("utf-8", "replace")
