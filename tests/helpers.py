@@ -6,7 +6,7 @@ from typing import cast
 
 import redis
 
-from wsgi_analytics.keys import Keys, today
+from wsgi_analytics.keys import Keys, day_label, today
 from wsgi_analytics.recording.recorder import Recorder
 from wsgi_analytics.request.facts import from_environ
 
@@ -42,3 +42,12 @@ def visit(
         "REMOTE_ADDR": address,
     }
     recorder.record(from_environ(environ), status)
+
+
+def put_past(client: redis.Redis, prefix: str, offset: int, paths: dict[str, int]) -> None:
+    """Page views ``offset`` days ago, in the recorder's key layout (the day's paths and the
+    days key), written by hand: a day key the retention would have expired still answers, so
+    only a reader's cut can leave it out."""
+    keys, day = Keys(prefix), today() - offset
+    client.zadd(keys.day("paths", day), paths)
+    client.zincrby(keys.all("days"), sum(paths.values()), day_label(day))

@@ -10,6 +10,8 @@ Ranges (`wsgi_analytics.reading.ranges`): ``days=1`` is today in the site's time
 today and the N-1 days before, ``days=None`` all time; or ``start``/``end`` dates, inclusive. Days
 are the site's: the zone the recorder stored under the prefix (``{prefix:meta}``), read once per
 `Stats`, UTC when none is stored. A range is cut at the retention: older day keys have expired.
+The retention is the one given to `Stats`, else the one the recorders stored there (the longest
+any of them uses), else 90 days.
 """
 
 from __future__ import annotations
@@ -46,6 +48,13 @@ PAGE_VIEW_DIMENSIONS = PAIR_DIMENSIONS
 _TIMELINE = "timeline"
 _LIVE_MAX = 30
 MAX_LIMIT = 10_000  # rows a table read returns at most
+# The recorder's default ``retention_days``: what a prefix without a stored one keeps (written
+# by a version that did not store it).
+DEFAULT_RETENTION_DAYS = 90
+# A stored retention is read again this often: a worker started since with a longer one raises
+# it, and a dashboard runs for weeks. One small command, only when something is read.
+_RETENTION_SECONDS = 60.0
+_META_FIELDS = ("timezone", "retention_days")
 # Filtered reads of past days, remembered in this process (they hardly change): how long, and
 # how many (filter member, day) results at most.
 _PAIRS_MEMO_SECONDS = 60.0
@@ -58,6 +67,23 @@ def _text(value: Any) -> str:
 
 def _count(value: Any) -> int:
     return 0 if value is None else int(float(_text(value)))
+
+
+def _check_retention(retention_days: object) -> int:
+    if isinstance(retention_days, bool) or not isinstance(retention_days, int):
+        raise ValueError(f"retention_days must be a whole number, not {retention_days!r}")
+    if retention_days < 1:
+        raise ValueError("retention_days must be at least 1")
+    return retention_days
+
+
+def _stored_retention(value: Any) -> int:
+    """The retention a recorder stored (`Writer.settle_zone`): decimal digits. Anything else
+    (nothing stored, a hand-made HSET, a zero) is the default: a reader never fails on it."""
+    text = "" if value is None else _text(value)
+    if not text.isascii() or not text.isdigit() or len(text) > 9 or int(text) < 1:
+        return DEFAULT_RETENTION_DAYS
+    return int(text)
 
 
 def _check_limit(limit: object) -> int:
@@ -91,8 +117,10 @@ class Stats:
     """Read the counts: ``Stats(redis_url)`` or ``Stats(client=...)`` (a passed client is not
     closed here); use as a context manager or call `close`.
 
-    ``retention_days``: the recorder's (90 by default); ranges reaching further back are cut
-    there, because older day keys have expired.
+    ``retention_days``: the recorder's; ranges reaching further back are cut there, because
+    older day keys have expired. ``None`` (the default): the one the recorders stored under the
+    prefix (``{prefix:meta}``, the longest any of them uses; read with the zone, and again at
+    most once a minute), else 90.
     """
 
     def __init__(
@@ -101,20 +129,18 @@ class Stats:
         *,
         client: connection.Client | None = None,
         prefix: str = "analytics",
-        retention_days: int = 90,
+        retention_days: int | None = None,
     ) -> None:
-        if isinstance(retention_days, bool) or not isinstance(retention_days, int):
-            raise ValueError(f"retention_days must be a whole number, not {retention_days!r}")
-        if retention_days < 1:
-            raise ValueError("retention_days must be at least 1")
+        self._retention = None if retention_days is None else _check_retention(retention_days)
         self.keys = Keys(prefix)
         self.prefix = prefix
-        self.retention_days = retention_days
         self._owns_client = client is None
         self.client: connection.Client = (
             client if client is not None else connection.connect(redis_url)
         )
         self._clock: SiteClock | None = None
+        self._stored_retention = DEFAULT_RETENTION_DAYS
+        self._meta_read_at: float | None = None  # `time.monotonic`; None: never read
         self._pairs_memo: dict[tuple[str, str, int], tuple[float, dict[str, int]]] = {}
         # What each kind of table read cost last time (`bounded.TableRead`).
         self._work: dict[str, tuple[int, int]] = {}
@@ -125,12 +151,37 @@ class Stats:
     def clock(self) -> SiteClock:
         """The site's clock: the zone stored under the prefix, read once; UTC when none is."""
         if self._clock is None:
-            zone = self.client.hget(self.keys.meta(), "timezone")
+            self._read_meta()
+        assert self._clock is not None
+        return self._clock
+
+    @property
+    def retention_days(self) -> int:
+        """The retention ranges are cut at: the one given, else the one stored under the
+        prefix, else 90 (see the class docstring)."""
+        if self._retention is not None:
+            return self._retention
+        read_at = self._meta_read_at
+        if read_at is None or time.monotonic() - read_at >= _RETENTION_SECONDS:
+            self._read_meta()
+        return self._stored_retention
+
+    @retention_days.setter
+    def retention_days(self, days: int | None) -> None:
+        # An attribute once: setting it keeps working (None: the stored one again).
+        self._retention = None if days is None else _check_retention(days)
+
+    def _read_meta(self) -> None:
+        """Read the prefix's settings: both fields in one command, whichever is wanted first.
+        The zone is kept from the first read (a day must not change meaning under a reader)."""
+        zone, retention = self.client.hmget(self.keys.meta(), _META_FIELDS)
+        if self._clock is None:
             try:
                 self._clock = SiteClock(_text(zone) if zone else "UTC")
             except ValueError:
                 self._clock = SiteClock("UTC")  # a zone this Python does not know
-        return self._clock
+        self._stored_retention = _stored_retention(retention)
+        self._meta_read_at = time.monotonic()
 
     @property
     def zone(self) -> str:
