@@ -27,8 +27,10 @@ from werkzeug.test import Client as WSGIClient
 
 from wsgi_analytics import ASGIAnalytics, Recorder, Stats, WSGIAnalytics
 from wsgi_analytics.django import get_recorder, track_signal
+from wsgi_analytics.keys import day_label, today
 
 from . import django_project
+from .helpers import put_past
 
 django_project.setup()
 
@@ -473,6 +475,43 @@ def test_report_command(site: Callable[..., Recorder]) -> None:
         report("--prefix", "elsewhere")
     with pytest.raises(CommandError, match="positive number of days"):
         report("--days", "0")
+
+
+@pytest.mark.parametrize(
+    ("read", "first", "page_views", "clipped"),
+    [
+        pytest.param("dashboard", 30, 3, True, id="the staff dashboard"),
+        pytest.param("report", 30, 3, True, id="manage.py analytics_report"),
+        pytest.param("report --retention-days 60", 59, 11, False, id="the report told otherwise"),
+    ],
+)
+def test_reads_are_cut_at_the_stored_retention(
+    site: Callable[..., Recorder],
+    users: dict[str, Any],
+    client: redis.Redis,
+    read: str,
+    first: int,
+    page_views: int,
+    clipped: bool,
+) -> None:
+    recorder = site(prefix="kept", retention_days=30)
+    wsgi_drive(get_wsgi_application(), [("GET", "/", CHROME, "")])
+    recorder.flush()
+    put_past(client, "kept", 20, {"/old": 2})
+    put_past(client, "kept", 45, {"/older": 8})  # past the retention: expired in real life
+    if read == "dashboard":
+        staff = Client()
+        staff.force_login(users["staff"])
+        answer = staff.get("/staff/analytics/api.json?days=60")
+        assert answer.status_code == 200
+        document = answer.json()
+    else:
+        document = json.loads(report(*read.split()[1:], "--days", "60", "--json"))
+    assert (document["first"], document["page_views"], document["clipped"]) == (
+        day_label(today() - first),
+        page_views,
+        clipped,
+    )
 
 
 def test_report_command_line() -> None:

@@ -17,6 +17,9 @@ import redis
 
 from wsgi_analytics import Stats, Throttle, WSGIAnalytics
 from wsgi_analytics.flask import Analytics
+from wsgi_analytics.keys import day_label, today
+
+from .helpers import put_past
 
 CHROME = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -390,6 +393,57 @@ def test_report_command(redis_url: str, client: redis.Redis, closing: Closing) -
     assert usage.exit_code == 0
     assert "usage: flask analytics report" in usage.output
     assert "--json" in usage.output
+
+
+# -- the retention the recorders stored -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("read", "first", "page_views", "clipped"),
+    [
+        pytest.param("dashboard", 30, 3, True, id="the dashboard"),
+        pytest.param("report", 30, 3, True, id="flask analytics report"),
+        pytest.param("report --retention-days 60", 59, 11, False, id="the report told otherwise"),
+    ],
+)
+def test_reads_are_cut_at_the_stored_retention(
+    redis_url: str,
+    client: redis.Redis,
+    closing: Closing,
+    read: str,
+    first: int,
+    page_views: int,
+    clipped: bool,
+) -> None:
+    app = site()
+    app.config["WSGI_ANALYTICS"] = {
+        "redis_url": redis_url,
+        "prefix": "kept",
+        "flush_interval": 60,
+        "retention_days": 30,
+    }
+    analytics = Analytics(app)
+    closing(analytics)
+    analytics.dashboard(auth=is_admin)
+    drive(app, [("GET", "/", CHROME, "")])
+    analytics.recorder.flush()
+    put_past(client, "kept", 20, {"/old": 2})
+    put_past(client, "kept", 45, {"/older": 8})  # past the retention: expired in real life
+    if read == "dashboard":
+        answer = app.test_client().get("/analytics/api.json?days=60", headers={"X-Role": "admin"})
+        assert answer.status_code == 200
+        document = answer.json
+    else:
+        argv = ["analytics", *read.split(), "--days", "60", "--json"]
+        result = app.test_cli_runner().invoke(args=argv)
+        assert result.exit_code == 0, result.output
+        document = json.loads(result.output)
+    assert document is not None
+    assert (document["first"], document["page_views"], document["clipped"]) == (
+        day_label(today() - first),
+        page_views,
+        clipped,
+    )
 
 
 # -- the flush at exit ------------------------------------------------------------------------

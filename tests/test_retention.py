@@ -1,14 +1,19 @@
-"""The retention a recorder stores under its prefix (``{prefix:meta}``), and `Stats` cutting
-ranges there unless told otherwise."""
+"""The retention a recorder stores under its prefix, and readers cutting ranges there unless told
+otherwise: `Stats`, ``wsgi-analytics report`` and the dashboard (the Django and Flask entry
+points: tests/test_django_native.py, tests/test_flask_native.py)."""
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
 import pytest
 import redis
+from starlette.testclient import TestClient
 
+from wsgi_analytics.cli import main
+from wsgi_analytics.dashboard import app
 from wsgi_analytics.keys import Keys, day_label, today
 from wsgi_analytics.reading import stats as stats_module
 from wsgi_analytics.reading.stats import Stats
@@ -227,3 +232,69 @@ def test_the_attribute_can_still_be_set(thirty: str, given: int | None, expected
 def test_a_bad_retention_is_refused(client: redis.Redis, retention_days: Any) -> None:
     with pytest.raises(ValueError, match="retention_days"):
         Stats(client=client, retention_days=retention_days)
+
+
+# -- the command line and the dashboard ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "first", "page_views", "clipped"),
+    [
+        pytest.param([], T - 30, 5, True, id="the stored retention"),
+        pytest.param(["--retention-days", "60"], T - 59, 13, False, id="--retention-days 60"),
+        pytest.param(["--retention-days", "7"], T - 7, 1, True, id="--retention-days 7"),
+    ],
+)
+def test_report_cuts_at_the_stored_retention(
+    thirty: str,
+    capsys: pytest.CaptureFixture[str],
+    options: list[str],
+    first: int,
+    page_views: int,
+    clipped: bool,
+) -> None:
+    argv = ["report", "--redis-url", thirty, "--prefix", PREFIX, "--days", "60", *options]
+    assert main([*argv, "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert (document["first"], document["page_views"], document["clipped"]) == (
+        day_label(first),
+        page_views,
+        clipped,
+    )
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    note = f"  (cut at the retention: the days before {day_label(first)} have expired)"
+    assert (note in text.splitlines()) is clipped
+
+
+def test_report_help_names_the_default(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["report", "--help"])
+    assert "default: what the recorder stored, else 90" in " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.parametrize(
+    ("retention_days", "first", "page_views", "clipped"),
+    [
+        pytest.param(None, T - 30, 5, True, id="the stored retention"),
+        pytest.param(60, T - 59, 13, False, id="retention_days=60"),
+    ],
+)
+def test_dashboard_cuts_at_the_stored_retention(
+    thirty: str,
+    client: redis.Redis,
+    retention_days: int | None,
+    first: int,
+    page_views: int,
+    clipped: bool,
+) -> None:
+    dashboard = app(client=client, prefix=PREFIX, trust_local=True, retention_days=retention_days)
+    with TestClient(dashboard, base_url="http://127.0.0.1:8050", client=("127.0.0.1", 40000)) as tc:
+        data = tc.get("/api.json?days=60").json()
+        page = tc.get("/?days=60").text
+    assert (data["first"], data["page_views"], data["clipped"]) == (
+        day_label(first),
+        page_views,
+        clipped,
+    )
+    assert ("are no longer kept (the recorder's retention)" in page) is clipped

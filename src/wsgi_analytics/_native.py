@@ -62,6 +62,8 @@ class Bridge:
             from .dashboard import app
 
             # The recorder's own client: the page shows the server and prefix that are counted.
+            # Not this recorder's retention_days: the one stored under the prefix is the
+            # longest of any worker's, and day keys live that long.
             self._app = app(
                 client=self.recorder.client, prefix=self.recorder.prefix, token=self.token
             )

@@ -168,8 +168,9 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--retention-days",
         type=_count,
-        default=90,
-        help="the recorder's retention_days: ranges are cut there (default 90)",
+        default=None,
+        help="the recorder's retention_days: ranges are cut there (default: what the recorder "
+        "stored, else 90)",
     )
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="one JSON document (schema 1)")
@@ -186,8 +187,9 @@ def run_report(args: argparse.Namespace) -> int:
     return _run(_report, args)
 
 
-def open_stats(url: str | None, prefix: str, *, retention_days: int = 90) -> Stats:
-    """A `Stats` on a server that answers, or a `CommandError` saying what is wrong."""
+def open_stats(url: str | None, prefix: str, *, retention_days: int | None = None) -> Stats:
+    """A `Stats` on a server that answers, or a `CommandError` saying what is wrong
+    (``retention_days=None``: the one stored under the prefix, as `Stats` reads it)."""
     try:
         stats = Stats(url, prefix=prefix, retention_days=retention_days)
     except ValueError as error:
@@ -219,7 +221,7 @@ def _report_range(args: argparse.Namespace) -> tuple[int | None, date | None, da
 def _report(args: argparse.Namespace) -> int:
     where = connection.describe(connection.resolve_url(args.redis_url))
     days, start, end = _report_range(args)
-    retention = getattr(args, "retention_days", 90)
+    retention = getattr(args, "retention_days", None)
     filter_ = getattr(args, "where", None)
     with open_stats(args.redis_url, args.prefix, retention_days=retention) as stats:
         if not stats.exists():

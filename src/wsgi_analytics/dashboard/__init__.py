@@ -125,18 +125,21 @@ def app(
     username: str | None = None,
     password: str | None = None,
     trust_local: bool = False,
+    retention_days: int | None = None,
 ) -> Starlette:
     """The dashboard as a Starlette app. ``client`` (never closed here) or ``redis_url``
     (a client owned by the app, closed at lifespan shutdown) choose the server. ``token``
     and/or ``username``/``password``, when given, are required of every request; without
     them only local requests get in, and only with ``trust_local=True`` (see
-    `wsgi_analytics.dashboard.access` for what "local" can and cannot tell)."""
+    `wsgi_analytics.dashboard.access` for what "local" can and cannot tell).
+    ``retention_days``: where ranges are cut, as for `Stats` (``None``: the one the recorders
+    stored under the prefix, else 90)."""
     access = Middleware(
         AccessControl, token=token, username=username, password=password, trust_local=trust_local
     )
     # Built once here so that a bad secret fails now, not at the first request.
     AccessControl(_refuse, token=token, username=username, password=password)
-    stats = Stats(redis_url, client=client, prefix=prefix)
+    stats = Stats(redis_url, client=client, prefix=prefix, retention_days=retention_days)
     where = connection.describe(connection.resolve_url(redis_url)) if client is None else "Redis"
     known: list[tuple[float, list[str]]] = []
 
