@@ -83,5 +83,35 @@ def test_the_queue_estimate_returns_to_zero_once_drained() -> None:
         recorder.close()  # the final flush fails too: logged, not raised
 
 
+@pytest.mark.parametrize(
+    ("max_queue", "chunks", "kept", "dropped"),
+    [
+        pytest.param(1000, [300, 300], 600, 0, id="room for all"),
+        pytest.param(500, [300, 300], 500, 100, id="second chunk cut"),
+        pytest.param(500, [300, 300, 300], 500, 400, id="then whole chunks refused"),
+    ],
+)
+def test_the_helpers_queue_keeps_the_same_bound(
+    max_queue: int, chunks: list[int], kept: int, dropped: int
+) -> None:
+    """What a worker ships to its offload helper is queued there within the bounds `record`
+    keeps (a helper that cannot keep up must not grow without end); the rest is counted."""
+    source = Recorder("redis://127.0.0.1:1/0", flush_interval=3600)
+    helper = Recorder("redis://127.0.0.1:1/0", flush_interval=3600)
+    helper._max_queue = max_queue
+    helper._start = lambda: None  # type: ignore[method-assign]  # no flusher: count the queue
+    try:
+        number = 0
+        for size in chunks:
+            for _ in range(size):
+                source.record(environ_facts(number), 200)
+                number += 1
+            helper._take_in([source._queue.popleft() for _ in range(size)])
+        assert (len(helper._queue), helper.dropped) == (kept, dropped)
+        assert helper._received == sum(chunks)
+    finally:
+        source._closed = helper._closed = True  # nothing to write: Redis is not there
+
+
 def environ_facts(number: int) -> Facts:
     return from_environ(environ(number))

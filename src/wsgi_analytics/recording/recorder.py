@@ -371,10 +371,33 @@ class Recorder:
         )
 
     def _take_in(self, items: list[bytes]) -> None:
-        """The helper's side of `_ship`: queue requests a worker recorded."""
-        self._queued_bytes += sum(map(item_bytes, items))
-        self._queue.extend(items)
+        """The helper's side of `_ship`: queue requests a worker recorded, within the same
+        bounds as `record` (a helper that cannot keep up must not grow without end: the
+        worker's bound only holds what it has not shipped yet)."""
         self._received += len(items)
+        room = self._max_queue - len(self._queue)
+        size = sum(map(item_bytes, items))
+        if room < len(items) or self._queued_bytes + size - self._drained_bytes > MAX_QUEUE_BYTES:
+            # The oldest that fit are kept, the rest given up whole (a chunk is 512 at most).
+            budget = MAX_QUEUE_BYTES - (self._queued_bytes - self._drained_bytes)
+            keep = 0
+            for item in items[: max(0, room)]:
+                budget -= item_bytes(item)
+                if budget < 0:
+                    break
+                keep += 1
+            self._dropped += len(items) - keep
+            warn_limited(
+                "queue",
+                "wsgi_analytics: the offload process is behind (%d requests queued); "
+                "dropping requests",
+                len(self._queue),
+            )
+            items = items[:keep]
+            size = sum(map(item_bytes, items))
+            self._wake.set()
+        self._queued_bytes += size
+        self._queue.extend(items)
         if len(self._queue) >= self._flush_at:
             self._wake.set()
         if self._thread is None:
