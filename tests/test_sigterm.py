@@ -8,12 +8,14 @@ uvicorn) keep it: their stop paths are tested in test_servers.
 
 from __future__ import annotations
 
+import multiprocessing
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -114,3 +116,30 @@ def test_the_default_action_becomes_a_normal_exit() -> None:
     )
     assert done.returncode == 128 + signal.SIGTERM, done.stderr
     assert done.stdout.strip() == "atexit ran"
+
+
+def _make_a_recorder_and_wait(ready: Any) -> None:
+    from wsgi_analytics import Recorder
+
+    Recorder("redis://127.0.0.1:1/0")
+    ready.set()
+    time.sleep(60)
+
+
+@pytest.mark.parametrize("method", ["spawn", "fork"])
+def test_a_multiprocessing_child_is_ended_by_sigterm(method: str) -> None:
+    """A multiprocessing child never runs atexit (it leaves through os._exit), so SIGTERM keeps
+    its default action there: a pool's terminate() must not meet a SystemExit raised wherever
+    the worker was waiting."""
+    context: Any = multiprocessing.get_context(method)  # its Process per start method
+    ready = context.Event()
+    child = context.Process(target=_make_a_recorder_and_wait, args=(ready,))
+    child.start()
+    try:
+        assert ready.wait(60)
+        child.terminate()
+        child.join(60)
+        assert child.exitcode == -signal.SIGTERM
+    finally:
+        if child.is_alive():
+            child.kill()

@@ -745,8 +745,22 @@ def _exit_on_sigterm() -> None:
 def _sigterm_exit(signum: int, frame: FrameType | None) -> None:
     # A second SIGTERM (a supervisor losing patience) ends the process at once, as before.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if _multiprocessing_child():
+        # A multiprocessing child (a Pool's worker, made with the recorder's handler in place
+        # or forked from a parent that had it) leaves through os._exit, never through atexit:
+        # a normal exit gains nothing there, and raising SystemExit wherever the worker was
+        # (waiting on its pool's task lock) once hung a worker at exit, and its pool with it.
+        os.kill(os.getpid(), signum)
+        return
     # 128 + 15: the status a shell reports for a process that SIGTERM ended.
     sys.exit(128 + signum)
+
+
+def _multiprocessing_child() -> bool:
+    # Not imported for this: a process that never imported multiprocessing is not its child.
+    found = sys.modules.get("multiprocessing")
+    parent = getattr(found, "parent_process", None)
+    return parent is not None and parent() is not None
 
 
 def _close_at_exit(ref: weakref.ref[Recorder]) -> None:
