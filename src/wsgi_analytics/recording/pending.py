@@ -26,7 +26,7 @@ from ..keys import LIVE_SECONDS
 from ..request.agents import Agent
 from ..request.documents import is_document
 from ..request.facts import Facts
-from ..request.identity import client_identity, normalise_address
+from ..request.identity import client_identity
 from ..sketch import bucket
 from . import pipeline
 from .pairs import PAIRED, PairCounts, View, members_bytes
@@ -140,11 +140,7 @@ def resolve_client(fields: tuple[Any, ...]) -> str | None:
     client = fields[_CLIENT_ID]
     if type(client) is not int:
         return client  # type: ignore[no-any-return]
-    peer = fields[_PEER]
-    if client:
-        return client_identity(peer, fields[_FORWARDED], client)
-    # `client_identity`'s first case, inline
-    return normalise_address(peer) if peer else None
+    return client_identity(fields[_PEER], fields[_FORWARDED], client)
 
 
 _new = tuple.__new__
@@ -307,14 +303,8 @@ class Pending:
                 drained += len(blob) + BLOB_BYTES  # `item_bytes`, inline
                 fields = _loads(blob)
                 client = fields[_CLIENT_ID]
-                if type(client) is int:
-                    # queued unresolved (`Recorder.record`); without trusted proxies, the peer
-                    # (`resolve_client`'s usual case, inline)
-                    if client:
-                        client = resolve_client(fields)
-                    else:
-                        peer = fields[_PEER]
-                        client = normalise_address(peer) if peer else None
+                if type(client) is int:  # queued unresolved (`Recorder.record`)
+                    client = client_identity(fields[_PEER], fields[_FORWARDED], client)
                 agent = classify(fields[_AGENT], fields[_PLATFORM], fields[_MOBILE])
                 when = fields[_TIME]
                 minute = int(when // 60)
